@@ -1,0 +1,158 @@
+"""The database: engine, the schema (inbox, incidents, timeline) and UTC timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL needs one rule."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+# Every delivery GitHub sent us, keyed by X-GitHub-Delivery; the worker drains it.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("delivery_id", String(64), nullable=False, unique=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("installation_id", BigInteger),
+    Column("repo", String(200)),
+    Column("issue_key", String(120)),  # one-at-a-time unit: "repo_id#number"
+    Column("payload", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, processing, done, dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("outcome", String(200)),
+    Column("finished_at", UTCDateTime),
+)
+Index("ix_deliveries_ready", deliveries.c.state, deliveries.c.available_at)
+Index("ix_deliveries_issue", deliveries.c.issue_key, deliveries.c.seq)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("repo", String(200), nullable=False),
+    Column("repo_id", BigInteger, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False),
+    Column("severity", Integer),
+    Column("managed", Boolean, nullable=False, default=True),
+    Column("declared_at", UTCDateTime, nullable=False),
+    Column("declared_by", String(100), nullable=False),
+    Column("stabilized_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("reviewed_at", UTCDateTime),
+    Column("lead", String(100)),
+    Column("installation_id", BigInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("from_value", String(64)),
+    Column("to_value", String(64)),
+    UniqueConstraint("incident_id", "position", name="uq_timeline_position"),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets the webhook writer and the worker proceed together; NORMAL is durable in WAL
+    # against process crashes, which is what an answered 202 promises.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # We issue BEGIN ourselves (below); the driver's implicit BEGIN would be DEFERRED.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes
+    # fails at once with "database is locked" when another writer got in between.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith(":"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

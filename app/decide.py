@@ -1,0 +1,283 @@
+"""The pure core: an event hint, the stored incident and the issue's labels → a plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from app.labels import LabelScheme
+from app.lifecycle import (
+    INITIAL,
+    MEANINGS,
+    ORDER,
+    Severity,
+    Status,
+    is_legal,
+    legal_moves,
+)
+from app.plan import AddLabels, Effect, Plan, PostComment, RemoveLabel
+from app.records import Incident, TimelineEntry
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue as just read from GitHub."""
+
+    repo: str
+    repo_id: int
+    number: int
+    id: int
+    title: str
+    state: str
+    labels: tuple[str, ...]
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What a delivery says happened; a hint only: the decision reads the issue itself."""
+
+    event: str
+    action: str
+    actor: str
+    at: datetime
+    delivery_id: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    incident: Incident | None
+    plan: Plan = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.plan)
+
+
+def explain_status(status: Status, scheme: LabelScheme) -> str:
+    """One paragraph naming the status, what it means and the legal next moves."""
+    moves = legal_moves(status)
+    text = f"The incident is **{status.display}**: {MEANINGS[status]}"
+    if moves:
+        options = ", ".join(f"{m.display} (`{scheme.status_label(m)}`)" for m in moves)
+        text += f" Legal next moves: {options}."
+    else:
+        text += " This is the final status: no further moves."
+    return text
+
+
+def reconcile_labels(
+    hint: Hint, issue: Issue, incident: Incident | None, scheme: LabelScheme
+) -> Decision:
+    """Converge an issue's incident labels and the record; the same result in any event order."""
+    has_incident_label = any(_same(label, scheme.incident) for label in issue.labels)
+    if incident is None:
+        if not has_incident_label:
+            return Decision(None)
+        return _adopt(hint, issue, scheme)
+    if not incident.managed:
+        if not has_incident_label:
+            return Decision(incident)
+        incident = incident.noted(TimelineEntry(hint.at, hint.actor, "resumed"))
+        incident = replace(incident, managed=True)
+        return _reconcile(hint, issue, incident, scheme, restore_quietly=True, changed=True)
+    if not has_incident_label:
+        return _withdraw(hint, issue, incident, scheme)
+    return _reconcile(hint, issue, incident, scheme)
+
+
+def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme) -> Decision:
+    """First sight of an incident: record it from its labels."""
+    statuses = scheme.statuses_in(issue.labels)
+    hinted = scheme.status_of(hint.label) if hint.label else None
+    if hinted in statuses:
+        status = hinted
+    elif statuses:
+        # Several status labels and no hint: the least advanced one is the cautious choice.
+        status = min(statuses, key=ORDER.index)
+    else:
+        status = Status.STABILIZATION_PENDING
+    assert status is not None
+    severity = _pick_severity(hint, scheme.severities_in(issue.labels), scheme)
+    incident = Incident(
+        repo=issue.repo,
+        repo_id=issue.repo_id,
+        number=issue.number,
+        title=issue.title,
+        status=status,
+        severity=severity,
+        declared_at=hint.at,
+        declared_by=hint.actor,
+    )
+    if status is not Status.STABILIZATION_PENDING:
+        incident = incident.moved_to(status, hint.at)
+    detail = f"Recorded as {status.display}"
+    if severity is not None:
+        detail += f", severity {int(severity)}"
+    if status not in INITIAL:
+        detail += " (adopted from existing labels)"
+    incident = incident.noted(
+        TimelineEntry(
+            hint.at,
+            hint.actor,
+            "declared",
+            detail,
+            to_value=status.value,
+        )
+    )
+    return _reconcile(hint, issue, incident, scheme, restore_quietly=True, changed=True)
+
+
+def _withdraw(hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme) -> Decision:
+    """`incident` removed: a false alarm. Stop managing; keep the record to resume from."""
+    plan = tuple(RemoveLabel(label) for label in issue.labels if scheme.status_of(label))
+    entry = TimelineEntry(hint.at, hint.actor, "withdrawn", "The incident label was removed")
+    return Decision(replace(incident, managed=False).noted(entry), plan)
+
+
+def _reconcile(
+    hint: Hint,
+    issue: Issue,
+    incident: Incident,
+    scheme: LabelScheme,
+    *,
+    restore_quietly: bool = False,
+    changed: bool = False,
+) -> Decision:
+    plan: list[Effect] = []
+    # Ask for a missing severity once, when the incident is first seen or resumed.
+    incident, severity_plan = _reconcile_severity(hint, issue, incident, scheme, restore_quietly)
+    plan += severity_plan
+    incident, status_plan = _reconcile_status(hint, issue, incident, scheme, restore_quietly)
+    plan += status_plan
+    return Decision(incident, tuple(plan)) if (plan or changed) else Decision(incident)
+
+
+def _reconcile_status(
+    hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme, restore_quietly: bool
+) -> tuple[Incident, list[Effect]]:
+    recorded = incident.status
+    present: dict[str, Status] = {}
+    for label in issue.labels:
+        if (status := scheme.status_of(label)) is not None:
+            present[label] = status
+    others = {s for s in present.values() if s is not recorded}
+    recorded_present = recorded in present.values()
+
+    if not others:
+        if recorded_present:
+            return incident, []
+        plan: list[Effect] = [AddLabels((scheme.status_label(recorded),))]
+        if not restore_quietly:
+            # The comment goes first: a retry finds it by its marker and does not repeat it.
+            plan.insert(
+                0,
+                _revert_comment(
+                    hint, scheme, recorded, "An incident always carries one status label."
+                ),
+            )
+            incident = incident.noted(
+                TimelineEntry(hint.at, hint.actor, "reverted", "Status label restored")
+            )
+        return incident, plan
+
+    if len(others) == 1:
+        (target,) = others
+        if is_legal(recorded, target):
+            plan = [RemoveLabel(label) for label, s in present.items() if s is recorded]
+            moved = incident.moved_to(target, hint.at).noted(
+                TimelineEntry(
+                    hint.at,
+                    hint.actor,
+                    "status",
+                    f"{recorded.display} → {target.display}",
+                    from_value=recorded.value,
+                    to_value=target.value,
+                )
+            )
+            return moved, plan
+        reason = f"{recorded.display} → {target.display} is not a legal move."
+    else:
+        names = ", ".join(f"`{scheme.status_label(s)}`" for s in sorted(others, key=ORDER.index))
+        reason = f"An incident has exactly one status; the labels {names} were added together."
+
+    plan = [_revert_comment(hint, scheme, recorded, reason)]
+    plan += [RemoveLabel(label) for label, s in present.items() if s is not recorded]
+    if not recorded_present:
+        plan.append(AddLabels((scheme.status_label(recorded),)))
+    attempted = ", ".join(s.display for s in sorted(others, key=ORDER.index))
+    incident = incident.noted(
+        TimelineEntry(hint.at, hint.actor, "reverted", f"Reverted {attempted}: {reason}")
+    )
+    return incident, plan
+
+
+def _reconcile_severity(
+    hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme, ask_severity: bool
+) -> tuple[Incident, list[Effect]]:
+    recorded = incident.severity
+    present: dict[str, Severity] = {}
+    for label in issue.labels:
+        if (severity := scheme.severity_of(label)) is not None:
+            present[label] = severity
+    others = {s for s in present.values() if s != recorded}
+
+    if not others:
+        if recorded is None:
+            return incident, [_needs_severity_comment(scheme)] if ask_severity else []
+        if recorded in present.values():
+            return incident, []
+        # Severity can change but never vanish: put the recorded one back.
+        return incident, [AddLabels((scheme.severity_label(recorded),))]
+
+    winner = _pick_severity(hint, others, scheme)
+    assert winner is not None
+    plan: list[Effect] = [RemoveLabel(label) for label, s in present.items() if s != winner]
+    if recorded is None:
+        detail = f"Severity {int(winner)}"
+    else:
+        verb = "Escalated" if winner < recorded else "De-escalated"
+        detail = f"{verb}: severity {int(recorded)} → {int(winner)}"
+    incident = replace(incident, severity=winner).noted(
+        TimelineEntry(
+            hint.at,
+            hint.actor,
+            "severity",
+            detail,
+            from_value=str(int(recorded)) if recorded else None,
+            to_value=str(int(winner)),
+        )
+    )
+    return incident, plan
+
+
+def _pick_severity(hint: Hint, candidates: set[Severity], scheme: LabelScheme) -> Severity | None:
+    """The label just added wins; otherwise the most severe, the safe side."""
+    hinted = scheme.severity_of(hint.label) if hint.label and hint.action == "labeled" else None
+    if hinted in candidates:
+        return hinted
+    return min(candidates) if candidates else None
+
+
+def _revert_comment(hint: Hint, scheme: LabelScheme, status: Status, reason: str) -> PostComment:
+    body = (
+        f"{reason} I put the status back to `{scheme.status_label(status)}`.\n\n"
+        f"{explain_status(status, scheme)}"
+    )
+    return PostComment(key=f"revert:{hint.delivery_id}", body=body)
+
+
+def _needs_severity_comment(scheme: LabelScheme) -> PostComment:
+    options = ", ".join(f"`{scheme.severity_label(s)}`" for s in Severity)
+    return PostComment(
+        key="needs-severity",
+        body=(
+            "This incident has no severity yet. Add one of "
+            f"{options} (1 is the most severe); I will record it as soon as it is there."
+        ),
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()

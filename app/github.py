@@ -1,0 +1,262 @@
+"""The GitHub layer: App auth through githubkit, our own retry policy, a narrow client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import GitHubException, RequestError, RequestFailed
+
+log = logging.getLogger(__name__)
+
+MARKER_PREFIX = "<!-- incident-flow:"
+
+
+def marker(key: str) -> str:
+    """The hidden line that makes a comment findable again: one comment per key."""
+    return f"{MARKER_PREFIX}{key} -->"
+
+
+class GitHubUnavailable(Exception):
+    """A transient failure (5xx, network, rate limit): try the delivery again at `retry_at`."""
+
+    def __init__(
+        self, message: str, retry_at: datetime | None = None, *, rate_limited: bool = False
+    ):
+        super().__init__(message)
+        self.retry_at = retry_at
+        self.rate_limited = rate_limited
+
+
+class GitHubRefused(Exception):
+    """GitHub answered a request with a definite error (4xx other than rate limits)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds GitHub asks us to wait, or None when the response is not a rate limit."""
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    if "retry-after" in headers:
+        try:
+            return max(0.0, float(headers["retry-after"]))
+        except ValueError:
+            return 60.0
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        reset = float(headers["x-ratelimit-reset"])
+        return max(0.0, reset - (now if now is not None else time.time())) + 1.0
+    if response.status_code == 429 or "rate limit" in response.text.lower():
+        return 60.0
+    return None
+
+
+class GitHubApp:
+    """The App's credentials; hands out one cached client per installation."""
+
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        private_key: str,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_inline_wait: float = 10.0,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self.base_url = base_url
+        self.max_inline_wait = max_inline_wait
+        self._private_key = private_key
+        self._transport = transport
+        self._cache = MemCacheStrategy()
+        self._clients: dict[int, Client] = {}
+        self._slug: str | None = None
+        self._on_response = on_response
+
+    def _github(self, auth: Any) -> GitHub[Any]:
+        hooks = {"response": [self._observe]} if self._on_response else None
+        return GitHub(
+            auth,
+            base_url=self.base_url,
+            async_transport=self._transport,
+            cache_strategy=self._cache,
+            http_cache=False,
+            auto_retry=False,  # our own policy below: capped waits, idempotent effects
+            timeout=20.0,
+            async_event_hooks=hooks,
+        )
+
+    async def _observe(self, response: httpx.Response) -> None:
+        if self._on_response:
+            self._on_response(response)
+
+    def app_client(self) -> Client:
+        """A client authenticated as the App itself (JWT), for `/app` routes."""
+        return Client(self._github(AppAuthStrategy(self.app_id, self._private_key)), self)
+
+    def installation(self, installation_id: int) -> Client:
+        client = self._clients.get(installation_id)
+        if client is None:
+            strategy = AppAuthStrategy(self.app_id, self._private_key).as_installation(
+                installation_id
+            )
+            client = Client(self._github(strategy), self)
+            self._clients[installation_id] = client
+        return client
+
+    async def slug(self) -> str:
+        if self._slug is None:
+            data = await self.app_client().request("GET", "/app")
+            self._slug = str(data["slug"])
+        return self._slug
+
+    async def bot_login(self) -> str:
+        return f"{await self.slug()}[bot]"
+
+
+class Client:
+    """The calls the app makes, each retried by one policy and safe to repeat."""
+
+    def __init__(self, gh: GitHub[Any], app: GitHubApp) -> None:
+        self.gh = gh
+        self.app = app
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        ok_statuses: tuple[int, ...] = (),
+        max_tries: int = 4,
+        before_retry: Callable[[], Any] | None = None,
+    ) -> Any:
+        """One REST call; 5xx, timeouts and short rate limits retried in place with back-off."""
+        delay = 0.5
+        for attempt in range(1, max_tries + 1):
+            try:
+                response = await self.gh.arequest(method, path, json=json, params=params)
+            except RequestFailed as exc:
+                raw = exc.response.raw_response
+                if raw.status_code in ok_statuses:
+                    return None
+                wait = rate_limit_wait(raw)
+                if wait is not None:
+                    if wait > self.app.max_inline_wait or attempt == max_tries:
+                        raise GitHubUnavailable(
+                            f"rate limited on {method} {path}",
+                            datetime.now(UTC) + timedelta(seconds=wait),
+                            rate_limited=True,
+                        ) from exc
+                    log.warning("rate limited on %s %s; waiting %.1fs", method, path, wait)
+                    await asyncio.sleep(wait)
+                    continue
+                if raw.status_code >= 500:
+                    if attempt == max_tries:
+                        raise GitHubUnavailable(f"{raw.status_code} on {method} {path}") from exc
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 4, self.app.max_inline_wait)
+                    if before_retry is not None:
+                        found = await before_retry()
+                        if found is not None:
+                            return found
+                    continue
+                raise GitHubRefused(raw.status_code, f"{method} {path}: {raw.text[:300]}") from exc
+            except RequestError as exc:  # timeouts and connection errors
+                if attempt == max_tries:
+                    raise GitHubUnavailable(f"{type(exc).__name__} on {method} {path}") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 4, self.app.max_inline_wait)
+                if before_retry is not None:
+                    found = await before_retry()
+                    if found is not None:
+                        return found
+                continue
+            except GitHubException as exc:
+                raise GitHubUnavailable(f"{type(exc).__name__} on {method} {path}: {exc}") from exc
+            if response.status_code == 204 or not response.content:
+                return None
+            return response.json()
+        raise AssertionError("unreachable")
+
+    # Issues -------------------------------------------------------------------------
+
+    async def get_issue(self, repo: str, number: int) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request("GET", f"/repos/{repo}/issues/{number}")
+        return data
+
+    async def add_labels(self, repo: str, number: int, names: list[str]) -> None:
+        await self.request("POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": names})
+
+    async def remove_label(self, repo: str, number: int, name: str) -> None:
+        # githubkit does not quote the name: "area/db ops" and emoji must be quoted here.
+        path = f"/repos/{repo}/issues/{number}/labels/{quote(name, safe='')}"
+        await self.request("DELETE", path, ok_statuses=(404,))
+
+    async def update_issue(self, repo: str, number: int, **fields: Any) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request(
+            "PATCH", f"/repos/{repo}/issues/{number}", json=fields
+        )
+        return data
+
+    async def create_issue(self, repo: str, **fields: Any) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request("POST", f"/repos/{repo}/issues", json=fields)
+        return data
+
+    # Comments -----------------------------------------------------------------------
+
+    async def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        comments: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = await self.request(
+                "GET",
+                f"/repos/{repo}/issues/{number}/comments",
+                params={"per_page": 100, "page": page},
+            )
+            comments.extend(batch or [])
+            if not batch or len(batch) < 100:
+                return comments
+            page += 1
+
+    async def find_comment(self, repo: str, number: int, key: str) -> dict[str, Any] | None:
+        tag = marker(key)
+        for comment in await self.list_comments(repo, number):
+            if tag in (comment.get("body") or ""):
+                return comment
+        return None
+
+    async def post_comment(
+        self, repo: str, number: int, key: str, body: str, *, check_first: bool = False
+    ) -> dict[str, Any]:
+        """Post a keyed comment once: a POST retried after a 5xx first looks for its marker."""
+        if check_first:
+            existing = await self.find_comment(repo, number, key)
+            if existing is not None:
+                return existing
+        data: dict[str, Any] = await self.request(
+            "POST",
+            f"/repos/{repo}/issues/{number}/comments",
+            json={"body": f"{body}\n\n{marker(key)}"},
+            before_retry=lambda: self.find_comment(repo, number, key),
+        )
+        return data
+
+    async def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request(
+            "PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body}
+        )
+        return data

@@ -1,0 +1,62 @@
+"""The ASGI app: `app.main:app`, with the webhook route, health check and worker lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.logs import configure as configure_logging
+from app.services import build_services
+from app.settings import Settings, get_settings
+from app.webhooks import make_router
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    github_transport: httpx.AsyncBaseTransport | None = None,
+    start_worker: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await build_services(
+            settings, github_transport=github_transport, start_worker=start_worker
+        )
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(title="Incident Flow", version="0.1.0", lifespan=lifespan)
+    app.include_router(make_router(settings.webhook_path))
+
+    @app.get("/healthz", summary="Database reachable and worker running")
+    async def healthz(request: Request) -> JSONResponse:
+        services = request.app.state.services
+        database = await services.database_ok()
+        worker = services.worker is not None and services.worker.running
+        configured = services.github is not None
+        healthy = database and (worker or not configured)
+        body = {
+            "database": "ok" if database else "unreachable",
+            "worker": "running" if worker else ("stopped" if configured else "not configured"),
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return app
+
+
+def _default_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+app = _default_app()

@@ -1,0 +1,98 @@
+"""Lenient webhook payload models: read only the fields the app uses, ignore the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+# Events the worker acts on; anything else is answered and not stored.
+HANDLED_EVENTS = frozenset(
+    {"issues", "issue_comment", "sub_issues", "installation", "installation_repositories"}
+)
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class User(Lenient):
+    login: str
+    id: int | None = None
+    type: str = "User"
+
+
+class Label(Lenient):
+    name: str
+
+
+class Repository(Lenient):
+    id: int
+    full_name: str
+    private: bool = False
+
+
+class Installation(Lenient):
+    id: int
+
+
+class GitHubApp(Lenient):
+    id: int | None = None
+    slug: str | None = None
+
+
+class IssuePayload(Lenient):
+    id: int
+    number: int
+    title: str = ""
+    body: str | None = None
+    state: str = "open"
+    state_reason: str | None = None
+    labels: list[Label] = []
+    user: User | None = None
+    assignees: list[User] = []
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    pull_request: dict[str, Any] | None = None
+    performed_via_github_app: GitHubApp | None = None
+
+
+class CommentPayload(Lenient):
+    id: int
+    body: str = ""
+    user: User | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    performed_via_github_app: GitHubApp | None = None
+
+
+class Event(Lenient):
+    """Any delivery the app handles; each event fills the parts it has."""
+
+    action: str | None = None
+    sender: User | None = None
+    repository: Repository | None = None
+    installation: Installation | None = None
+    issue: IssuePayload | None = None
+    label: Label | None = None
+    comment: CommentPayload | None = None
+    sub_issue: IssuePayload | None = None
+    parent_issue: IssuePayload | None = None
+    parent_issue_repo: Repository | None = None
+    repositories: list[Repository] | None = None
+    repositories_added: list[Repository] | None = None
+
+    def incident_issue(self) -> IssuePayload | None:
+        """The issue whose incident this delivery concerns (a sub-issue's parent)."""
+        if self.parent_issue is not None and self.sub_issue is not None:
+            return self.parent_issue
+        return self.issue
+
+    def issue_key(self) -> str | None:
+        """The unit processed one delivery at a time: one issue of one repository."""
+        issue = self.incident_issue()
+        if issue is None or self.repository is None:
+            return None
+        return f"{self.repository.id}#{issue.number}"

@@ -1,0 +1,100 @@
+"""The shell around the core: read the issue and record, decide, apply, save."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.apply import apply_plan
+from app.decide import Hint, Issue, reconcile_labels
+from app.github import Client, GitHubApp
+from app.inbox import Delivery
+from app.labels import DEFAULT_LABELS, LabelScheme
+from app.payloads import Event
+from app.store import IncidentStore
+
+log = logging.getLogger(__name__)
+
+SchemeLookup = Callable[[Client, str], Awaitable[LabelScheme]]
+
+
+async def default_scheme(_client: Client, _repo: str) -> LabelScheme:
+    return DEFAULT_LABELS
+
+
+def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
+    return Issue(
+        repo=repo,
+        repo_id=repo_id,
+        number=int(data["number"]),
+        id=int(data["id"]),
+        title=str(data.get("title") or ""),
+        state=str(data.get("state") or "open"),
+        labels=tuple(str(label["name"]) for label in data.get("labels") or []),
+        author=str((data.get("user") or {}).get("login") or ""),
+    )
+
+
+@dataclass
+class Responder:
+    github: GitHubApp
+    store: IncidentStore
+    scheme_for: SchemeLookup = default_scheme
+
+    async def handle(self, delivery: Delivery) -> str:
+        """Process one delivery; returns a short outcome for the inbox and the logs."""
+        event = Event.model_validate_json(delivery.payload)
+        if delivery.event == "issues":
+            return await self.on_issue_event(delivery, event)
+        return "ignored"
+
+    async def is_own(self, event: Event) -> bool:
+        sender = event.sender
+        if sender is None or sender.type != "Bot":
+            return False
+        return sender.login == await self.github.bot_login()
+
+    async def on_issue_event(self, delivery: Delivery, event: Event) -> str:
+        if event.issue is None or event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        # Our own changes come back as webhooks; they were decided already. No loops.
+        if await self.is_own(event):
+            return "echo"
+        repo = event.repository.full_name
+        client = self.github.installation(event.installation.id)
+        scheme = await self.scheme_for(client, repo)
+        hint = Hint(
+            event="issues",
+            action=event.action or "",
+            actor=event.sender.login if event.sender else "unknown",
+            at=event_time(event, delivery.received_at),
+            delivery_id=delivery.delivery_id,
+            label=event.label.name if event.label else None,
+        )
+        issue = issue_from_api(
+            repo, event.repository.id, await client.get_issue(repo, event.issue.number)
+        )
+        incident = await self.store.load(event.repository.id, issue.number)
+        decision = reconcile_labels(hint, issue, incident, scheme)
+        if decision.incident is None:
+            return "not an incident"
+        applied = await apply_plan(
+            client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
+        )
+        if decision.incident != incident:
+            await self.store.save(decision.incident, installation_id=event.installation.id)
+        return "applied " + " ".join(applied) if applied else "in step"
+
+
+def event_time(event: Event, fallback: datetime) -> datetime:
+    """GitHub's time of the event: the comment's creation, else the issue's last update."""
+    if event.comment is not None and event.comment.created_at is not None:
+        return event.comment.created_at
+    if event.issue is not None and event.issue.updated_at is not None:
+        return event.issue.updated_at
+    return fallback

@@ -1,0 +1,92 @@
+"""The running service's parts, wired once at start-up and shared by routes and the worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db import create_schema, make_engine
+from app.github import GitHubApp
+from app.inbox import Inbox
+from app.responder import Responder
+from app.settings import Settings
+from app.store import IncidentStore
+from app.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    inbox: Inbox
+    store: IncidentStore
+    github: GitHubApp | None
+    responder: Responder | None
+    worker: Worker | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def notify_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.notify()
+
+    def metrics_received(self, event: str, stored: bool) -> None:
+        """Hook for the metrics module; a no-op until it is wired."""
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            log.exception("database check failed")
+            return False
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.engine.dispose()
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    github_transport: httpx.AsyncBaseTransport | None = None,
+    start_worker: bool = True,
+) -> Services:
+    engine = make_engine(settings.async_database_url)
+    await create_schema(engine)
+    inbox = Inbox(engine)
+    store = IncidentStore(engine)
+    github: GitHubApp | None = None
+    responder: Responder | None = None
+    worker: Worker | None = None
+    private_key = settings.app_private_key()
+    if settings.app_id and private_key:
+        github = GitHubApp(
+            app_id=settings.app_id,
+            private_key=private_key,
+            base_url=settings.github_api_url,
+            transport=github_transport,
+            max_inline_wait=settings.max_inline_wait_seconds,
+        )
+        responder = Responder(github=github, store=store)
+        worker = Worker(
+            inbox,
+            responder.handle,
+            concurrency=settings.worker_concurrency,
+            poll_seconds=settings.poll_seconds,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        if start_worker:
+            worker.start()
+    else:
+        log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")
+    return Services(settings, engine, inbox, store, github, responder, worker)

@@ -1,0 +1,66 @@
+"""Service settings, read from the environment and `.env` with Probot's names."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_id: int | None = None
+    private_key: str | None = None
+    private_key_path: Path | None = None
+    webhook_secret: str | None = None
+    webhook_path: str = "/api/github/webhooks"
+    github_api_url: str = "https://api.github.com"
+    database_url: str = "sqlite:///./data/incident-flow.db"
+    port: int = 3000
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    # Worker tuning: how long a label delivery waits before it is processed, so that the
+    # separate labeled/unlabeled deliveries of one sidebar change land first.
+    settle_seconds: float = 1.5
+    worker_concurrency: int = 8
+    poll_seconds: float = 0.5
+    lease_seconds: float = 300.0
+    max_attempts: int = 8
+    # Longest wait the GitHub client sleeps in place; longer waits defer the delivery.
+    max_inline_wait_seconds: float = 10.0
+    max_body_bytes: int = 5 * 1024 * 1024
+
+    @field_validator("private_key")
+    @classmethod
+    def _unescape_newlines(cls, value: str | None) -> str | None:
+        # Platforms that cannot hold multi-line secrets pass the PEM with literal "\n".
+        return value.replace("\\n", "\n") if value else value
+
+    def app_private_key(self) -> str | None:
+        if self.private_key:
+            return self.private_key
+        if self.private_key_path:
+            return self.private_key_path.read_text()
+        return None
+
+    @property
+    def async_database_url(self) -> str:
+        """The SQLAlchemy async URL for `DATABASE_URL` (plain sqlite/postgresql accepted)."""
+        url = self.database_url
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

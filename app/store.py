@@ -1,0 +1,146 @@
+"""The incident store: load and save the app's record of each incident and its timeline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.db import incidents, timeline, utcnow
+from app.lifecycle import Severity, Status
+from app.records import Incident, TimelineEntry
+
+
+class IncidentStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def load(self, repo_id: int, number: int) -> Incident | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(incidents).where(
+                            incidents.c.repo_id == repo_id, incidents.c.number == number
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            return await _with_timeline(conn, row)
+
+    async def save(self, incident: Incident, *, installation_id: int | None = None) -> None:
+        """Upsert the incident and append the timeline entries not stored yet."""
+        values: dict[str, Any] = {
+            "repo": incident.repo,
+            "title": incident.title,
+            "status": incident.status.value,
+            "severity": int(incident.severity) if incident.severity else None,
+            "managed": incident.managed,
+            "declared_at": incident.declared_at,
+            "declared_by": incident.declared_by,
+            "stabilized_at": incident.stabilized_at,
+            "resolved_at": incident.resolved_at,
+            "reviewed_at": incident.reviewed_at,
+            "lead": incident.lead,
+            "updated_at": utcnow(),
+        }
+        if installation_id is not None:
+            values["installation_id"] = installation_id
+        async with self.engine.begin() as conn:
+            incident_id = (
+                await conn.execute(
+                    select(incidents.c.id).where(
+                        incidents.c.repo_id == incident.repo_id,
+                        incidents.c.number == incident.number,
+                    )
+                )
+            ).scalar()
+            if incident_id is None:
+                incident_id = (
+                    await conn.execute(
+                        insert(incidents)
+                        .values(repo_id=incident.repo_id, number=incident.number, **values)
+                        .returning(incidents.c.id)
+                    )
+                ).scalar_one()
+                stored = 0
+            else:
+                await conn.execute(
+                    update(incidents).where(incidents.c.id == incident_id).values(**values)
+                )
+                stored = (
+                    await conn.execute(
+                        select(func.count()).where(timeline.c.incident_id == incident_id)
+                    )
+                ).scalar_one()
+            new_entries = incident.timeline[stored:]
+            if new_entries:
+                await conn.execute(
+                    insert(timeline),
+                    [
+                        {
+                            "incident_id": incident_id,
+                            "position": stored + offset,
+                            "at": entry.at,
+                            "actor": entry.actor,
+                            "kind": entry.kind,
+                            "detail": entry.detail,
+                            "from_value": entry.from_value,
+                            "to_value": entry.to_value,
+                        }
+                        for offset, entry in enumerate(new_entries)
+                    ],
+                )
+
+    async def all(self, *, repo: str | None = None) -> list[Incident]:
+        async with self.engine.connect() as conn:
+            query = select(incidents).order_by(incidents.c.declared_at)
+            if repo is not None:
+                query = query.where(incidents.c.repo == repo)
+            rows = (await conn.execute(query)).mappings().all()
+            return [await _with_timeline(conn, row) for row in rows]
+
+
+async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
+    entries = (
+        await conn.execute(
+            select(timeline)
+            .where(timeline.c.incident_id == row["id"])
+            .order_by(timeline.c.position)
+        )
+    ).mappings()
+    incident = Incident(
+        repo=row["repo"],
+        repo_id=row["repo_id"],
+        number=row["number"],
+        title=row["title"],
+        status=Status(row["status"]),
+        severity=Severity(row["severity"]) if row["severity"] else None,
+        managed=bool(row["managed"]),
+        declared_at=row["declared_at"],
+        declared_by=row["declared_by"],
+        stabilized_at=row["stabilized_at"],
+        resolved_at=row["resolved_at"],
+        reviewed_at=row["reviewed_at"],
+        lead=row["lead"],
+    )
+    return replace(
+        incident,
+        timeline=tuple(
+            TimelineEntry(
+                at=e["at"],
+                actor=e["actor"],
+                kind=e["kind"],
+                detail=e["detail"],
+                from_value=e["from_value"],
+                to_value=e["to_value"],
+            )
+            for e in entries
+        ),
+    )

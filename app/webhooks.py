@@ -1,0 +1,104 @@
+"""The webhook receiver: verify, store durably, answer at once; the worker does the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from app.inbox import Envelope
+from app.payloads import HANDLED_EVENTS, Event
+
+log = logging.getLogger(__name__)
+
+# Label deliveries wait a moment: one sidebar change sends labeled and unlabeled apart.
+SETTLED_ACTIONS = frozenset({"labeled", "unlabeled"})
+
+
+def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
+    """Constant-time check of `X-Hub-Signature-256` over the raw body."""
+    if not signature or not signature.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def _answer(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+def make_router(path: str) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        path,
+        status_code=202,
+        summary="Receive a GitHub webhook delivery",
+        responses={
+            200: {"description": "ping, or a delivery already stored"},
+            400: {"description": "not JSON, or GitHub headers missing"},
+            401: {"description": "missing or wrong signature"},
+            413: {"description": "body too large"},
+        },
+    )
+    async def receive(request: Request) -> JSONResponse:
+        services = request.app.state.services
+        settings = services.settings
+        if not settings.webhook_secret:
+            return _answer(503, "the app is not configured yet: no WEBHOOK_SECRET")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return _answer(413, "body too large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_body_bytes:
+                return _answer(413, "body too large")
+        # Nothing is read from the body before its signature is checked.
+        if not signature_matches(
+            settings.webhook_secret, body, request.headers.get("x-hub-signature-256")
+        ):
+            return _answer(401, "signature missing or wrong")
+        event_name = request.headers.get("x-github-event")
+        delivery_id = request.headers.get("x-github-delivery")
+        if not event_name or not delivery_id or len(delivery_id) > 64:
+            return _answer(400, "X-GitHub-Event and X-GitHub-Delivery are required")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return _answer(400, "body is not JSON")
+        if not isinstance(payload, dict):
+            return _answer(400, "body is not a JSON object")
+        if event_name == "ping":
+            return _answer(200, "pong")
+        if event_name not in HANDLED_EVENTS:
+            return _answer(202, f"event {event_name} is not used; ignored")
+        try:
+            event = Event.model_validate(payload)
+        except ValidationError as exc:
+            return _answer(
+                400, f"payload does not fit a {event_name} event: {exc.error_count()} errors"
+            )
+        envelope = Envelope(
+            delivery_id=delivery_id,
+            event=event_name,
+            action=event.action,
+            installation_id=event.installation.id if event.installation else None,
+            repo=event.repository.full_name if event.repository else None,
+            issue_key=event.issue_key(),
+            payload=body.decode("utf-8", errors="replace"),
+        )
+        delay = settings.settle_seconds if event.action in SETTLED_ACTIONS else 0.0
+        stored = await services.inbox.store(envelope, delay=delay)
+        services.metrics_received(event_name, stored)
+        if not stored:
+            return _answer(200, "delivery already received")
+        services.notify_worker()
+        return _answer(202, "queued")
+
+    return router

@@ -1,0 +1,184 @@
+"""Shared fixtures: the fake GitHub, a service wired to it, signed deliveries, databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db import metadata
+from app.main import create_app
+from app.services import Services
+from app.settings import Settings
+from app.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
+from tests.fake_github import FakeGitHub
+
+SECRET = "test-secret"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def private_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+async def _postgres_available() -> bool:
+    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+
+
+async def reset_postgres() -> None:
+    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and on the local PostgreSQL (required in CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/incidents.db"
+    if not await _postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
+    await reset_postgres()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def fake() -> FakeGitHub:
+    return FakeGitHub()
+
+
+@pytest.fixture
+def settings_for(private_key: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(database_url: str | None = None, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "app_id": 1,
+            "private_key": private_key,
+            "webhook_secret": SECRET,
+            "github_api_url": "https://api.github.test",
+            "database_url": database_url or f"sqlite:///{tmp_path}/incidents.db",
+            "settle_seconds": 0.0,
+            "max_inline_wait_seconds": 0.05,
+            "poll_seconds": 0.05,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@dataclass
+class Harness:
+    """A running service (worker driven by the test) wired to the fake GitHub."""
+
+    fake: FakeGitHub
+    services: Services
+    client: httpx.AsyncClient
+    delivered: list[str] = field(default_factory=list)
+
+    async def post(
+        self,
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        delivery_id: str | None = None,
+        secret: str = SECRET,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        all_headers = {
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(body, secret),
+            "Content-Type": "application/json",
+        }
+        all_headers.update(headers or {})
+        response = await self.client.post(
+            self.services.settings.webhook_path, content=body, headers=all_headers
+        )
+        self.delivered.append(all_headers["X-GitHub-Delivery"])
+        return response
+
+    async def send(self, deliveries: list[tuple[str, dict[str, Any]]]) -> None:
+        for event, payload in deliveries:
+            response = await self.post(event, payload)
+            assert response.status_code in (200, 202), response.text
+
+    async def settle(self) -> None:
+        assert self.services.worker is not None
+        await self.services.worker.run_until_idle()
+
+    async def run(self, deliveries: list[tuple[str, dict[str, Any]]]) -> None:
+        """Deliver, process everything, then feed back the echoes GitHub would send."""
+        await self.send(deliveries)
+        await self.settle()
+
+    async def echo(self) -> int:
+        """Deliver the app's own echoes and process them; returns how many there were."""
+        echoes = self.fake.take_echoes()
+        await self.send(echoes)
+        await self.settle()
+        return len(echoes)
+
+
+@pytest.fixture
+async def harness_for(fake: FakeGitHub, settings_for):  # type: ignore[no-untyped-def]
+    stack: list[Any] = []
+
+    async def make(database_url: str | None = None, **overrides: Any) -> Harness:
+        settings = settings_for(database_url, **overrides)
+        app = create_app(
+            settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False
+        )
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app")
+        stack.append(client)
+        return Harness(fake, app.state.services, client)
+
+    yield make
+    for item in reversed(stack):
+        if isinstance(item, httpx.AsyncClient):
+            await item.aclose()
+        else:
+            await item.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def harness(harness_for) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    yield await harness_for()

@@ -1,0 +1,196 @@
+"""The pure core: label sets and records in, plans and records out. No mocks."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.decide import Hint, Issue, reconcile_labels
+from app.labels import DEFAULT_LABELS, LabelScheme
+from app.lifecycle import Severity, Status
+from app.plan import AddLabels, PostComment, RemoveLabel
+from app.records import Incident
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SP, ST, UI, RS, RV = (f"status:{s.value}" for s in Status)
+
+
+def issue(*labels: str) -> Issue:
+    return Issue("octo/ops", 7, 1, 101, "Search is down", "open", tuple(labels))
+
+
+def hint(action: str = "labeled", label: str | None = None, at: datetime = T0) -> Hint:
+    return Hint("issues", action, "alice", at, "d-1", label)
+
+
+def recorded(status: Status = Status.STABILIZATION_PENDING, severity: int | None = 1) -> Incident:
+    return Incident(
+        repo="octo/ops",
+        repo_id=7,
+        number=1,
+        status=status,
+        severity=Severity(severity) if severity else None,
+        declared_at=T0 - timedelta(hours=1),
+        declared_by="alice",
+    )
+
+
+def test_plain_issue_is_not_an_incident() -> None:
+    decision = reconcile_labels(hint(), issue("bug"), None, DEFAULT_LABELS)
+    assert decision.incident is None and decision.plan == ()
+
+
+def test_declaring_adds_stabilization_pending() -> None:
+    decision = reconcile_labels(
+        hint(label="incident"), issue("incident", "severity:2"), None, DEFAULT_LABELS
+    )
+    assert decision.plan == (AddLabels((SP,)),)
+    assert decision.incident is not None
+    assert decision.incident.status is Status.STABILIZATION_PENDING
+    assert decision.incident.severity is Severity.MAJOR
+    assert decision.incident.timeline[0].kind == "declared"
+    assert decision.incident.declared_at == T0
+
+
+def test_declaring_without_severity_asks_once() -> None:
+    decision = reconcile_labels(hint(), issue("incident"), None, DEFAULT_LABELS)
+    comments = [e for e in decision.plan if isinstance(e, PostComment)]
+    assert len(comments) == 1 and comments[0].key == "needs-severity"
+    again = reconcile_labels(hint(), issue("incident", SP), decision.incident, DEFAULT_LABELS)
+    assert again.plan == ()
+
+
+def test_declared_already_stabilized_is_kept() -> None:
+    decision = reconcile_labels(hint(), issue("incident", "severity:3", ST), None, DEFAULT_LABELS)
+    assert decision.plan == ()
+    assert decision.incident is not None and decision.incident.status is Status.STABILIZED
+    assert decision.incident.stabilized_at == T0
+
+
+def test_adopting_an_existing_incident_keeps_its_status() -> None:
+    decision = reconcile_labels(hint(), issue("incident", "severity:1", UI), None, DEFAULT_LABELS)
+    assert decision.incident is not None and decision.incident.status is Status.UNDER_INVESTIGATION
+
+
+@pytest.mark.parametrize(
+    ("status", "labels", "expected_status", "expected_plan"),
+    [
+        (Status.STABILIZATION_PENDING, (SP,), Status.STABILIZATION_PENDING, ()),
+        (Status.STABILIZATION_PENDING, (SP, ST), Status.STABILIZED, (RemoveLabel(SP),)),
+        (Status.STABILIZATION_PENDING, (ST,), Status.STABILIZED, ()),
+        (Status.STABILIZED, (UI,), Status.UNDER_INVESTIGATION, ()),
+        (Status.STABILIZED, (ST, RS), Status.RESOLVED, (RemoveLabel(ST),)),
+        (Status.UNDER_INVESTIGATION, (UI, SP), Status.STABILIZATION_PENDING, (RemoveLabel(UI),)),
+        (Status.RESOLVED, (RV,), Status.REVIEWED, ()),
+    ],
+    ids=["unchanged", "legal-both-labels", "legal-swapped", "st-ui", "st-rs", "ui-sp", "rs-rv"],
+)
+def test_legal_moves_are_accepted(status, labels, expected_status, expected_plan) -> None:
+    decision = reconcile_labels(
+        hint(), issue("incident", "severity:1", *labels), recorded(status), DEFAULT_LABELS
+    )
+    assert decision.incident is not None
+    assert decision.incident.status is expected_status
+    assert decision.plan == expected_plan
+
+
+@pytest.mark.parametrize(
+    ("status", "labels", "removed", "added"),
+    [
+        (Status.STABILIZATION_PENDING, (RS,), [RS], [SP]),
+        (Status.STABILIZATION_PENDING, (SP, RS), [RS], []),
+        (Status.STABILIZED, (RV,), [RV], [ST]),
+        (Status.REVIEWED, (SP,), [SP], [RV]),
+        (Status.STABILIZATION_PENDING, (SP, ST, UI), [ST, UI], []),
+    ],
+    ids=["skip-to-resolved", "second-status-illegal", "st-rv", "reviewed-terminal", "two-new"],
+)
+def test_illegal_moves_are_reverted_with_one_comment(status, labels, removed, added) -> None:
+    decision = reconcile_labels(
+        hint(), issue("incident", "severity:1", *labels), recorded(status), DEFAULT_LABELS
+    )
+    assert decision.incident is not None and decision.incident.status is status
+    comments = [e for e in decision.plan if isinstance(e, PostComment)]
+    assert len(comments) == 1
+    assert (status.display in comments[0].body and "Legal next moves" in comments[0].body) or (
+        status is Status.REVIEWED
+    )
+    assert [e.name for e in decision.plan if isinstance(e, RemoveLabel)] == removed
+    assert [n for e in decision.plan if isinstance(e, AddLabels) for n in e.names] == added
+    assert decision.incident.timeline[-1].kind == "reverted"
+
+
+def test_removed_status_is_restored_with_a_comment() -> None:
+    decision = reconcile_labels(
+        hint("unlabeled", ST),
+        issue("incident", "severity:1"),
+        recorded(Status.STABILIZED),
+        DEFAULT_LABELS,
+    )
+    assert AddLabels((ST,)) in decision.plan
+    assert sum(isinstance(e, PostComment) for e in decision.plan) == 1
+
+
+def test_severity_change_new_label_wins() -> None:
+    decision = reconcile_labels(
+        hint("labeled", "severity:3"),
+        issue("incident", "severity:1", "severity:3", SP),
+        recorded(),
+        DEFAULT_LABELS,
+    )
+    assert decision.plan == (RemoveLabel("severity:1"),)
+    assert decision.incident is not None and decision.incident.severity is Severity.MINOR
+    assert decision.incident.timeline[-1].detail == "De-escalated: severity 1 → 3"
+
+
+def test_severity_removed_is_restored() -> None:
+    decision = reconcile_labels(
+        hint("unlabeled", "severity:1"), issue("incident", SP), recorded(), DEFAULT_LABELS
+    )
+    assert decision.plan == (AddLabels(("severity:1",)),)
+
+
+def test_same_final_labels_same_decision_in_any_order() -> None:
+    labels = issue("incident", "severity:1", ST)
+    first = reconcile_labels(hint("labeled", ST), labels, recorded(), DEFAULT_LABELS)
+    second = reconcile_labels(hint("unlabeled", SP), labels, recorded(), DEFAULT_LABELS)
+    assert first.plan == second.plan
+    assert first.incident is not None and second.incident is not None
+    assert first.incident.status is second.incident.status is Status.STABILIZED
+
+
+def test_withdrawal_removes_status_and_stops_managing() -> None:
+    decision = reconcile_labels(
+        hint("unlabeled", "incident"), issue("severity:1", SP), recorded(), DEFAULT_LABELS
+    )
+    assert decision.plan == (RemoveLabel(SP),)
+    assert decision.incident is not None and not decision.incident.managed
+    # Unmanaged: label changes are ignored...
+    quiet = reconcile_labels(hint(), issue("severity:1", RS), decision.incident, DEFAULT_LABELS)
+    assert quiet.plan == ()
+    # ...until `incident` comes back, resuming from the record without a complaint.
+    resumed = reconcile_labels(
+        hint("labeled", "incident"),
+        issue("incident", "severity:1"),
+        decision.incident,
+        DEFAULT_LABELS,
+    )
+    assert resumed.plan == (AddLabels((SP,)),)
+    assert resumed.incident is not None and resumed.incident.managed
+
+
+def test_renamed_labels_and_case_insensitivity() -> None:
+    scheme = replace(LabelScheme(), incident="🚨 incident")
+    decision = reconcile_labels(hint(), issue("🚨 INCIDENT", "Severity:1"), None, scheme)
+    assert decision.incident is not None and decision.incident.severity is Severity.CRITICAL
+
+
+def test_resolution_time_is_githubs_event_time() -> None:
+    later = T0 + timedelta(days=3)
+    decision = reconcile_labels(
+        hint(at=later),
+        issue("incident", "severity:1", RS),
+        recorded(Status.STABILIZED),
+        DEFAULT_LABELS,
+    )
+    assert decision.incident is not None and decision.incident.resolved_at == later
