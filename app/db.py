@@ -109,6 +109,7 @@ timeline = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("from_value", String(64)),
     Column("to_value", String(64)),
+    Column("ref", String(120)),
     UniqueConstraint("incident_id", "position", name="uq_timeline_position"),
 )
 

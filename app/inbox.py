@@ -128,6 +128,16 @@ class Inbox:
             rows = (await conn.execute(stmt)).all()
         return sorted((Delivery(*row) for row in rows), key=lambda d: d.seq)
 
+    async def release_all(self) -> int:
+        """Hand every claimed delivery back (start-up of a single-instance SQLite service)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "processing")
+                .values(state="pending", lease_until=None, claimed_by=None)
+            )
+        return int(result.rowcount or 0)
+
     async def renew(self, worker_id: str, seqs: list[int], lease: float) -> None:
         if not seqs:
             return

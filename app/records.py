@@ -16,6 +16,7 @@ class TimelineEntry:
     detail: str = ""
     from_value: str | None = None
     to_value: str | None = None
+    ref: str | None = None  # what caused it: "comment:ID:LINE" marks a command as done
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,6 @@ class Incident:
 
     def noted(self, *entries: TimelineEntry) -> Incident:
         return replace(self, timeline=self.timeline + entries)
+
+    def has_ref(self, ref: str) -> bool:
+        return any(entry.ref == ref for entry in self.timeline)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app import builtin_commands  # noqa: F401  (registers the commands)
 from app.apply import apply_plan
+from app.command_flow import run_commands
+from app.commands import REGISTRY, CommandContext, parse_commands
 from app.decide import Hint, Issue, reconcile_labels
 from app.github import Client, GitHubApp
 from app.inbox import Delivery
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
+from app.permissions import PermissionCache
 from app.store import IncidentStore
 
 log = logging.getLogger(__name__)
@@ -43,12 +47,15 @@ class Responder:
     github: GitHubApp
     store: IncidentStore
     scheme_for: SchemeLookup = default_scheme
+    permissions: PermissionCache = field(default_factory=PermissionCache)
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
         event = Event.model_validate_json(delivery.payload)
         if delivery.event == "issues":
             return await self.on_issue_event(delivery, event)
+        if delivery.event == "issue_comment":
+            return await self.on_comment(delivery, event)
         return "ignored"
 
     async def is_own(self, event: Event) -> bool:
@@ -89,6 +96,50 @@ class Responder:
         if decision.incident != incident:
             await self.store.save(decision.incident, installation_id=event.installation.id)
         return "applied " + " ".join(applied) if applied else "in step"
+
+    async def on_comment(self, delivery: Delivery, event: Event) -> str:
+        """Run the commands of a new comment; edits and other bots' comments run nothing."""
+        if event.action != "created":
+            return "ignored: comment " + (event.action or "")
+        if (
+            event.issue is None
+            or event.comment is None
+            or event.repository is None
+            or event.installation is None
+        ):
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        author = event.comment.user or event.sender
+        if author is None or author.type == "Bot" or author.login.endswith("[bot]"):
+            return "ignored: bot comment"
+        commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
+        if not commands:
+            return "no commands"
+        repo = event.repository.full_name
+        client = self.github.installation(event.installation.id)
+        scheme = await self.scheme_for(client, repo)
+        hint = Hint(
+            event="issue_comment",
+            action="created",
+            actor=author.login,
+            at=event_time(event, delivery.received_at),
+            delivery_id=delivery.delivery_id,
+        )
+        data = await client.get_issue(repo, event.issue.number)
+        issue = issue_from_api(repo, event.repository.id, data)
+        incident = await self.store.load(event.repository.id, issue.number)
+        needs_triage = any(REGISTRY[c.name].who != "anyone" for c in commands)
+        permitted = needs_triage and await self.permissions.may_triage(client, repo, author.login)
+        ctx = CommandContext(hint, issue, incident, scheme, event.comment.id, permitted)
+        decision = run_commands(commands, ctx)
+        applied = await apply_plan(
+            client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
+        )
+        if decision.incident is not None and decision.incident != incident:
+            await self.store.save(decision.incident, installation_id=event.installation.id)
+        names = ",".join(c.name for c in commands)
+        return f"commands {names}: " + (" ".join(applied) if applied else "no change")
 
 
 def event_time(event: Event, fallback: datetime) -> datetime:

@@ -83,9 +83,13 @@ async def build_services(
             concurrency=settings.worker_concurrency,
             poll_seconds=settings.poll_seconds,
             lease_seconds=settings.lease_seconds,
+            handler_timeout=settings.handler_timeout_seconds,
             max_attempts=settings.max_attempts,
         )
         if start_worker:
+            if engine.dialect.name == "sqlite":
+                # SQLite means one instance: whatever it had claimed died with the last run.
+                await inbox.release_all()
             worker.start()
     else:
         log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     settle_seconds: float = 1.5
     worker_concurrency: int = 8
     poll_seconds: float = 0.5
-    lease_seconds: float = 300.0
+    # A claim lasts this long unless its worker renews it; a killed instance's work is taken
+    # up again after it runs out.
+    lease_seconds: float = 60.0
+    handler_timeout_seconds: float = 240.0
     max_attempts: int = 8
     # Longest wait the GitHub client sleeps in place; longer waits defer the delivery.
     max_inline_wait_seconds: float = 10.0

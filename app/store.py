@@ -93,6 +93,7 @@ class IncidentStore:
                             "detail": entry.detail,
                             "from_value": entry.from_value,
                             "to_value": entry.to_value,
+                            "ref": entry.ref,
                         }
                         for offset, entry in enumerate(new_entries)
                     ],
@@ -140,6 +141,7 @@ async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
                 detail=e["detail"],
                 from_value=e["from_value"],
                 to_value=e["to_value"],
+                ref=e["ref"],
             )
             for e in entries
         ),

@@ -33,7 +33,8 @@ class Worker:
         *,
         concurrency: int = 8,
         poll_seconds: float = 0.5,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 60.0,
+        handler_timeout: float = 240.0,
         max_attempts: int = 8,
         max_transient_attempts: int = 60,
         worker_id: str | None = None,
@@ -44,6 +45,7 @@ class Worker:
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
+        self.handler_timeout = handler_timeout
         self.max_attempts = max_attempts
         self.max_transient_attempts = max_transient_attempts
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
@@ -133,9 +135,7 @@ class Worker:
         started = time.monotonic()
         extra = {"delivery_id": delivery.delivery_id, "event": delivery.event}
         try:
-            outcome = await asyncio.wait_for(
-                self.handler(delivery), timeout=self.lease_seconds * 0.8
-            )
+            outcome = await asyncio.wait_for(self.handler(delivery), timeout=self.handler_timeout)
         except GitHubUnavailable as exc:
             # Outages are waited out far longer than bugs: transient errors have their own bound.
             if not exc.rate_limited and delivery.attempts >= self.max_transient_attempts:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,12 @@ def private_key() -> str:
     ).decode()
 
 
+def _asyncpg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
 async def _postgres_available() -> bool:
-    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+    engine = create_async_engine(_asyncpg(POSTGRES_URL))
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -57,24 +62,47 @@ async def _postgres_available() -> bool:
         await engine.dispose()
 
 
-async def reset_postgres() -> None:
-    engine = create_async_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://"))
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(_asyncpg(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A database of this test run's own on the local server, so parallel runs never collide."""
+    if not asyncio.run(_postgres_available()):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable at {POSTGRES_URL}")
+        yield None
+        return
+    name = f"incident_flow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(_asyncpg(url))
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
     await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
+) -> str:
     """Each database test runs on SQLite and on the local PostgreSQL (required in CI)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/incidents.db"
-    if not await _postgres_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and unreachable at {POSTGRES_URL}")
+    if postgres_url is None:
         pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
-    await reset_postgres()
-    return POSTGRES_URL
+    await reset_postgres(postgres_url)
+    return postgres_url
 
 
 @pytest.fixture

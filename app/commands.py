@@ -1,0 +1,110 @@
+"""Slash commands in issue comments: the parser and the registry of commands."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.decide import Decision, Hint, Issue
+    from app.labels import LabelScheme
+    from app.records import Incident
+
+# A command is a whole line starting with "/": `/name args`. Anchored like Prow's plugins.
+COMMAND_LINE = re.compile(r"^/(?P<name>[a-zA-Z][\w-]*)(?:[ \t]+(?P<args>.*?))?[ \t]*$")
+FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # canonical name, lower case, aliases resolved
+    args: str
+    line: int  # 1-based line in the comment: with the comment id, the command's identity
+    text: str  # the line as written, for replies
+
+
+def parse_commands(body: str | None) -> list[Command]:
+    """Every command line in a comment, in order; quotes and code blocks are skipped.
+
+    Never raises: any text is a valid comment, most of it with no command at all.
+    """
+    commands: list[Command] = []
+    fence: str | None = None
+    for number, raw in enumerate((body or "").splitlines(), start=1):
+        opened = FENCE.match(raw)
+        if opened:
+            marker = opened.group(1)
+            if fence is None:
+                fence = marker
+            elif marker == fence:
+                fence = None
+            continue
+        if fence is not None or raw.startswith(("    ", "\t")):
+            continue  # inside a fenced or an indented code block
+        line = raw.strip()
+        if line.startswith(">"):
+            continue  # a quoted command does nothing
+        match = COMMAND_LINE.match(line)
+        if not match:
+            continue
+        name = match.group("name").lower()
+        commands.append(
+            Command(ALIASES.get(name, name), (match.group("args") or "").strip(), number, line)
+        )
+    return commands
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a command decides from: the comment's hint, the issue, the record, the caller."""
+
+    hint: Hint
+    issue: Issue
+    incident: Incident | None
+    scheme: LabelScheme
+    comment_id: int
+    permitted: bool  # the commenter has triage or higher on the repository
+
+    def ref(self, command: Command) -> str:
+        """The command's identity: a timeline entry carrying it marks the command as done."""
+        return f"comment:{self.comment_id}:{command.line}"
+
+
+Handler = Callable[[Command, CommandContext], "Decision"]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    who: str  # "anyone" or "triage"
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    needs_incident: bool = True
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+ALIASES: dict[str, str] = {}
+
+
+def command(
+    name: str,
+    *,
+    usage: str,
+    summary: str,
+    who: str = "triage",
+    aliases: tuple[str, ...] = (),
+    needs_incident: bool = True,
+) -> Callable[[Handler], Handler]:
+    """Register a command handler (a pure function: command + context → decision)."""
+
+    def register(handler: Handler) -> Handler:
+        REGISTRY[name] = CommandSpec(name, usage, summary, who, handler, aliases, needs_incident)
+        for alias in aliases:
+            ALIASES[alias] = name
+        return handler
+
+    return register
