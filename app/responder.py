@@ -18,11 +18,13 @@ from app.inbox import Delivery
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
+from app.records import Incident
 from app.store import IncidentStore
 
 log = logging.getLogger(__name__)
 
 SchemeLookup = Callable[[Client, str], Awaitable[LabelScheme]]
+AfterChange = Callable[[Client, Incident | None, Incident], Awaitable[None]]
 
 
 async def default_scheme(_client: Client, _repo: str) -> LabelScheme:
@@ -48,6 +50,8 @@ class Responder:
     store: IncidentStore
     scheme_for: SchemeLookup = default_scheme
     permissions: PermissionCache = field(default_factory=PermissionCache)
+    # Called after each saved change, in order, with (client, before, after).
+    after_change: list[AfterChange] = field(default_factory=list)
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
@@ -57,6 +61,21 @@ class Responder:
         if delivery.event == "issue_comment":
             return await self.on_comment(delivery, event)
         return "ignored"
+
+    async def record(
+        self,
+        client: Client,
+        before: Incident | None,
+        after: Incident | None,
+        *,
+        installation_id: int,
+    ) -> None:
+        """Save a changed incident, then tell every after-change hook (status comment, chat)."""
+        if after is None or after == before:
+            return
+        await self.store.save(after, installation_id=installation_id)
+        for hook in self.after_change:
+            await hook(client, before, after)
 
     async def is_own(self, event: Event) -> bool:
         sender = event.sender
@@ -93,8 +112,9 @@ class Responder:
         applied = await apply_plan(
             client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
         )
-        if decision.incident != incident:
-            await self.store.save(decision.incident, installation_id=event.installation.id)
+        await self.record(
+            client, incident, decision.incident, installation_id=event.installation.id
+        )
         return "applied " + " ".join(applied) if applied else "in step"
 
     async def on_comment(self, delivery: Delivery, event: Event) -> str:
@@ -136,8 +156,9 @@ class Responder:
         applied = await apply_plan(
             client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
         )
-        if decision.incident is not None and decision.incident != incident:
-            await self.store.save(decision.incident, installation_id=event.installation.id)
+        await self.record(
+            client, incident, decision.incident, installation_id=event.installation.id
+        )
         names = ",".join(c.name for c in commands)
         return f"commands {names}: " + (" ".join(applied) if applied else "no change")
 
