@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.inbox import Delivery
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -32,3 +36,19 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def delivery_fields(delivery: Delivery) -> dict[str, Any]:
+    """The fields every log line about a delivery carries: id, event, repo and issue."""
+    fields: dict[str, Any] = {"delivery_id": delivery.delivery_id, "event": delivery.event}
+    try:
+        payload = json.loads(delivery.payload)
+    except ValueError:
+        return fields
+    repository = payload.get("repository") or {}
+    issue = payload.get("parent_issue") or payload.get("issue") or {}
+    if repository.get("full_name"):
+        fields["repo"] = repository["full_name"]
+    if issue.get("number"):
+        fields["issue"] = issue["number"]
+    return fields

@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app import metrics
 from app.logs import configure as configure_logging
 from app.services import build_services
 from app.settings import Settings, get_settings
@@ -36,6 +37,7 @@ def create_app(
 
     app = FastAPI(title="Incident Flow", version="0.1.0", lifespan=lifespan)
     app.include_router(make_router(settings.webhook_path))
+    app.include_router(metrics.make_router())
 
     @app.get("/healthz", summary="Database reachable and worker running")
     async def healthz(request: Request) -> JSONResponse:

@@ -15,6 +15,8 @@ from app.commands import REGISTRY, CommandContext, parse_commands
 from app.decide import Hint, Issue, reconcile_labels
 from app.github import Client, GitHubApp
 from app.inbox import Delivery
+from app.issue_form import labels_from_form
+from app.label_sync import INSTALLATION_EVENTS, on_installation
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
@@ -60,6 +62,9 @@ class Responder:
             return await self.on_issue_event(delivery, event)
         if delivery.event == "issue_comment":
             return await self.on_comment(delivery, event)
+        if delivery.event in INSTALLATION_EVENTS:
+            # No issue here: label sync for the repositories the App was given.
+            return await on_installation(self.github, self.scheme_for, delivery.event, event)
         return "ignored"
 
     async def record(
@@ -102,10 +107,11 @@ class Responder:
             delivery_id=delivery.delivery_id,
             label=event.label.name if event.label else None,
         )
-        issue = issue_from_api(
-            repo, event.repository.id, await client.get_issue(repo, event.issue.number)
-        )
-        incident = await self.store.load(event.repository.id, issue.number)
+        data = await client.get_issue(repo, event.issue.number)
+        incident = await self.store.load(event.repository.id, event.issue.number)
+        if incident is None:
+            data = await apply_form_answers(client, repo, data, scheme)
+        issue = issue_from_api(repo, event.repository.id, data)
         decision = reconcile_labels(hint, issue, incident, scheme)
         if decision.incident is None:
             return "not an incident"
@@ -161,6 +167,20 @@ class Responder:
         )
         names = ",".join(c.name for c in commands)
         return f"commands {names}: " + (" ".join(applied) if applied else "no change")
+
+
+async def apply_form_answers(
+    client: Client, repo: str, data: dict[str, Any], scheme: LabelScheme
+) -> dict[str, Any]:
+    """A new incident opened from the issue form: its severity and status answers as labels."""
+    labels = [str(label["name"]) for label in data.get("labels") or []]
+    if not any(name.casefold() == scheme.incident.casefold() for name in labels):
+        return data
+    wanted = labels_from_form(data.get("body"), labels, scheme)
+    if not wanted:
+        return data
+    await client.add_labels(repo, int(data["number"]), wanted)
+    return {**data, "labels": [*data.get("labels", []), *({"name": n} for n in wanted)]}
 
 
 def event_time(event: Event, fallback: datetime) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import create_schema, make_engine
 from app.github import GitHubApp
 from app.inbox import Inbox
+from app.metrics import Metrics
 from app.responder import Responder
 from app.settings import Settings
 from app.store import IncidentStore
@@ -31,13 +33,16 @@ class Services:
     responder: Responder | None
     worker: Worker | None
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    # How routes reach GitHub outside the App's clients (manifest conversion, OAuth).
+    github_transport: httpx.AsyncBaseTransport | None = None
 
     def notify_worker(self) -> None:
         if self.worker is not None:
             self.worker.notify()
 
     def metrics_received(self, event: str, stored: bool) -> None:
-        """Hook for the metrics module; a no-op until it is wired."""
+        self.metrics.delivery_received(event, stored)
 
     async def database_ok(self) -> bool:
         try:
@@ -64,6 +69,7 @@ async def build_services(
     await create_schema(engine)
     inbox = Inbox(engine)
     store = IncidentStore(engine)
+    metrics = Metrics(urlsplit(settings.github_api_url).path)
     github: GitHubApp | None = None
     responder: Responder | None = None
     worker: Worker | None = None
@@ -75,8 +81,10 @@ async def build_services(
             base_url=settings.github_api_url,
             transport=github_transport,
             max_inline_wait=settings.max_inline_wait_seconds,
+            on_response=metrics.github_response,
         )
         responder = Responder(github=github, store=store)
+        responder.after_change.append(metrics.incident_changed)
         worker = Worker(
             inbox,
             responder.handle,
@@ -85,6 +93,7 @@ async def build_services(
             lease_seconds=settings.lease_seconds,
             handler_timeout=settings.handler_timeout_seconds,
             max_attempts=settings.max_attempts,
+            on_outcome=metrics.delivery_done,
         )
         if start_worker:
             if engine.dialect.name == "sqlite":
@@ -93,4 +102,14 @@ async def build_services(
             worker.start()
     else:
         log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")
-    return Services(settings, engine, inbox, store, github, responder, worker)
+    return Services(
+        settings,
+        engine,
+        inbox,
+        store,
+        github,
+        responder,
+        worker,
+        metrics=metrics,
+        github_transport=github_transport,
+    )

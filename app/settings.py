@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,20 @@ class Settings(BaseSettings):
     port: int = 3000
     log_level: str = "INFO"
     log_format: str = "json"
+
+    # First run and the dashboard: where the service is reached, GitHub's web side (derived
+    # from GITHUB_API_URL unless set, so GitHub Enterprise Server works), the App's OAuth
+    # client for sign-in, and the key that signs session cookies.
+    public_url: str | None = None
+    github_url: str | None = None
+    github_client_id: str | None = None
+    github_client_secret: str | None = None
+    session_secret: str | None = None
+    setup_env_file: Path = Path(".env")
+    slack_webhook_url: str | None = None
+    # Recovery of failed deliveries: how far back to look (GitHub keeps 3 days) and how often.
+    redeliver_since_hours: float = 72.0
+    redeliver_every_hours: float = 3.0
 
     # Worker tuning: how long a label delivery waits before it is processed, so that the
     # separate labeled/unlabeled deliveries of one sidebar change land first.
@@ -49,6 +64,22 @@ class Settings(BaseSettings):
         if self.private_key_path:
             return self.private_key_path.read_text()
         return None
+
+    @property
+    def configured(self) -> bool:
+        """The App's credentials are present: webhooks are processed."""
+        return bool(self.app_id and (self.private_key or self.private_key_path))
+
+    @property
+    def github_web_url(self) -> str:
+        """GitHub's web root: github.com for api.github.com, the host for `/api/v3` (GHES)."""
+        if self.github_url:
+            return self.github_url.rstrip("/")
+        parts = urlsplit(self.github_api_url.rstrip("/"))
+        host = parts.netloc
+        if not parts.path.endswith("/api/v3") and host.startswith("api."):
+            host = host[len("api.") :]
+        return f"{parts.scheme}://{host}"
 
     @property
     def async_database_url(self) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.github import GitHubUnavailable
 from app.inbox import Delivery, Inbox
+from app.logs import delivery_fields
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Worker:
 
     async def _process(self, delivery: Delivery) -> None:
         started = time.monotonic()
-        extra = {"delivery_id": delivery.delivery_id, "event": delivery.event}
+        extra = delivery_fields(delivery)
         try:
             outcome = await asyncio.wait_for(self.handler(delivery), timeout=self.handler_timeout)
         except GitHubUnavailable as exc:

@@ -1,0 +1,41 @@
+"""Answers of the incident issue form (.github/ISSUE_TEMPLATE/incident.yml) as labels."""
+
+from __future__ import annotations
+
+import re
+
+from app.labels import LabelScheme
+from app.lifecycle import Severity, Status
+
+SEVERITY_HEADING = "severity"
+STABLE_HEADING = "is it still disrupting service?"
+_HEADING = re.compile(r"^###\s+(.+?)\s*$")
+
+
+def form_answers(body: str | None) -> dict[str, str]:
+    """GitHub renders a form as `### Label` headings each followed by the answer."""
+    answers: dict[str, str] = {}
+    heading: str | None = None
+    lines: list[str] = []
+    for line in [*(body or "").splitlines(), "### end"]:
+        match = _HEADING.match(line)
+        if match:
+            if heading is not None:
+                answers[heading] = "\n".join(lines).strip()
+            heading, lines = match.group(1).casefold(), []
+        elif heading is not None:
+            lines.append(line)
+    return answers
+
+
+def labels_from_form(body: str | None, labels: list[str], scheme: LabelScheme) -> list[str]:
+    """Labels the form's answers ask for that the issue lacks (severity, and already stable)."""
+    answers = form_answers(body)
+    wanted: list[str] = []
+    severity = answers.get(SEVERITY_HEADING, "")[:1]
+    if severity in {str(int(s)) for s in Severity} and not scheme.severities_in(labels):
+        wanted.append(scheme.severity_label(Severity(int(severity))))
+    stable = answers.get(STABLE_HEADING, "")
+    if stable.casefold().startswith("no") and not scheme.statuses_in(labels):
+        wanted.append(scheme.status_label(Status.STABILIZED))
+    return wanted

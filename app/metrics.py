@@ -1,0 +1,210 @@
+"""Prometheus metrics: deliveries, inbox, latency, transitions, commands and GitHub calls."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from app.commands import REGISTRY, parse_commands
+from app.github import Client
+from app.inbox import Delivery, Inbox
+from app.records import Incident
+
+# Path shapes, most specific first: ids and names become placeholders so series stay few.
+_ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^/repos/[^/]+/[^/]+"), "/repos/{owner}/{repo}"),
+    (re.compile(r"/contents/.*$"), "/contents/{path}"),
+    (re.compile(r"/collaborators/[^/]+/permission$"), "/collaborators/{user}/permission"),
+    (re.compile(r"/labels/[^/]+$"), "/labels/{name}"),
+    (re.compile(r"/app-manifests/[^/]+/"), "/app-manifests/{code}/"),
+    (re.compile(r"/\d+(?=/|$)"), "/{id}"),
+)
+
+
+def route_of(path: str, base_path: str = "") -> str:
+    """A call's route template, e.g. `/repos/{owner}/{repo}/issues/{id}/labels`."""
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :] or "/"
+    for pattern, template in _ROUTE_RULES:
+        path = pattern.sub(template, path)
+    return path
+
+
+class Metrics:
+    """One registry per service instance (tests build many; the global one would clash)."""
+
+    def __init__(self, api_base_path: str = "") -> None:
+        self.api_base_path = api_base_path.rstrip("/")
+        r = self.registry = CollectorRegistry()
+        self.received = Counter(
+            "incident_flow_deliveries_received_total",
+            "Webhook deliveries accepted, by event; duplicate=true for redeliveries already held",
+            ["event", "duplicate"],
+            registry=r,
+        )
+        self.processed = Counter(
+            "incident_flow_deliveries_processed_total",
+            "Deliveries processed to the end",
+            ["event"],
+            registry=r,
+        )
+        self.failed = Counter(
+            "incident_flow_deliveries_failed_total",
+            "Delivery attempts that failed and were put back for a retry",
+            ["event"],
+            registry=r,
+        )
+        self.dead = Counter(
+            "incident_flow_deliveries_dead_total",
+            "Deliveries given up after their last attempt",
+            ["event"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "incident_flow_processing_seconds",
+            "Time to process one delivery attempt",
+            ["event"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 240),
+            registry=r,
+        )
+        self.inbox_depth = Gauge(
+            "incident_flow_inbox_depth", "Deliveries waiting or in progress", registry=r
+        )
+        self.inbox_oldest = Gauge(
+            "incident_flow_inbox_oldest_age_seconds",
+            "Age of the oldest delivery waiting (0 when none)",
+            registry=r,
+        )
+        self.inbox_state = Gauge(
+            "incident_flow_inbox_deliveries",
+            "Deliveries held in the inbox, by state",
+            ["state"],
+            registry=r,
+        )
+        self.transitions = Counter(
+            "incident_flow_transitions_total",
+            "Recorded status moves (from=none: an incident recorded)",
+            ["from_status", "to_status"],
+            registry=r,
+        )
+        self.reverts = Counter(
+            "incident_flow_reverts_total", "Illegal label changes put back", registry=r
+        )
+        self.commands = Counter(
+            "incident_flow_commands_total",
+            "Slash commands seen in new comments, by name and the delivery's outcome",
+            ["name", "outcome"],
+            registry=r,
+        )
+        self.github_calls = Counter(
+            "incident_flow_github_calls_total",
+            "Calls to GitHub's API, by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.rate_limit_remaining = Gauge(
+            "incident_flow_github_rate_limit_remaining",
+            "x-ratelimit-remaining of the latest GitHub answer",
+            registry=r,
+        )
+
+    # ---- hooks the service wires in ------------------------------------------------------
+
+    def delivery_received(self, event: str, stored: bool) -> None:
+        self.received.labels(event=event, duplicate=str(not stored).lower()).inc()
+
+    def delivery_done(self, delivery: Delivery, outcome: str, duration: float) -> None:
+        """The worker's `on_outcome`: one call per processing attempt."""
+        self.latency.labels(event=delivery.event).observe(duration)
+        if outcome == "dead":
+            self.dead.labels(event=delivery.event).inc()
+        elif outcome.startswith("retry"):
+            self.failed.labels(event=delivery.event).inc()
+        else:
+            self.processed.labels(event=delivery.event).inc()
+        if delivery.event == "issue_comment":
+            for name in commands_in(delivery.payload):
+                self.commands.labels(name=name, outcome=command_outcome(outcome)).inc()
+
+    def github_response(self, response: httpx.Response) -> None:
+        """GitHubApp's `on_response`: count the call and keep the rate limit left."""
+        request = response.request
+        route = route_of(request.url.path, self.api_base_path)
+        self.github_calls.labels(
+            method=request.method, route=route, status=str(response.status_code)
+        ).inc()
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.rate_limit_remaining.set(int(remaining))
+
+    async def incident_changed(
+        self, _client: Client, before: Incident | None, after: Incident
+    ) -> None:
+        """A Responder after-change hook: count the status moves and reverts just recorded."""
+        start = len(before.timeline) if before is not None else 0
+        for entry in after.timeline[start:]:
+            if entry.kind == "declared":
+                self.transitions.labels(
+                    from_status="none", to_status=entry.to_value or after.status.value
+                ).inc()
+            elif entry.kind == "status":
+                self.transitions.labels(
+                    from_status=entry.from_value or "none", to_status=entry.to_value or "none"
+                ).inc()
+            elif entry.kind == "reverted":
+                self.reverts.inc()
+
+    async def render(self, inbox: Inbox) -> bytes:
+        """The exposition text, with the inbox gauges read fresh from the database."""
+        depth, oldest = await inbox.depth()
+        self.inbox_depth.set(depth)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        self.inbox_oldest.set(max(0.0, age))
+        counts = await inbox.counts()
+        for state in ("pending", "processing", "done", "dead"):
+            self.inbox_state.labels(state=state).set(counts.get(state, 0))
+        return bytes(generate_latest(self.registry))
+
+
+def commands_in(payload: str) -> list[str]:
+    """The registered commands of a stored `issue_comment` delivery."""
+    try:
+        body = json.loads(payload).get("comment", {}).get("body")
+    except (ValueError, AttributeError):
+        return []
+    return [c.name for c in parse_commands(body) if c.name in REGISTRY]
+
+
+def command_outcome(outcome: str) -> str:
+    if outcome == "dead":
+        return "dead"
+    if outcome.startswith("retry"):
+        return "failed"
+    if outcome.startswith("ignored"):
+        return "ignored"
+    return "no change" if outcome.endswith("no change") else "applied"
+
+
+def make_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        services = request.app.state.services
+        body = await services.metrics.render(services.inbox)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,62 @@
+"""The shipped issue form: its answers become labels, and the template names real labels."""
+
+from pathlib import Path
+
+import yaml
+
+from app.issue_form import form_answers, labels_from_form
+from app.labels import DEFAULT_LABELS
+from tests.conftest import Harness
+
+BODY = """### Severity
+
+2: Major: many users, or critical functionality
+
+### What is broken?
+
+Search returns 500.
+
+### Is it still disrupting service?
+
+No: already stable
+"""
+
+
+def test_form_answers() -> None:
+    answers = form_answers(BODY)
+    assert answers["what is broken?"] == "Search returns 500."
+    assert labels_from_form(BODY, ["incident"], DEFAULT_LABELS) == [
+        "severity:2",
+        "status:stabilized",
+    ]
+
+
+def test_labels_already_there_win() -> None:
+    assert (
+        labels_from_form(BODY, ["severity:1", "status:stabilization-pending"], DEFAULT_LABELS) == []
+    )
+    assert labels_from_form("no form here", [], DEFAULT_LABELS) == []
+
+
+def test_template_matches_the_parser() -> None:
+    template = yaml.safe_load(Path(".github/ISSUE_TEMPLATE/incident.yml").read_text())
+    assert template["labels"] == [DEFAULT_LABELS.incident]
+    fields = {f["id"]: f for f in template["body"] if "id" in f}
+    options = fields["severity"]["attributes"]["options"]
+    assert [o[:1] for o in options] == ["1", "2", "3"]
+    assert fields["stable"]["attributes"]["label"].casefold() == "is it still disrupting service?"
+    assert fields["severity"]["attributes"]["label"].casefold() == "severity"
+
+
+async def test_issue_opened_from_the_form_is_recorded_with_its_answers(harness: Harness) -> None:
+    issue, events = harness.fake.open_issue("octo/ops", labels=["incident"])
+    issue.body = BODY
+    events[0][1]["issue"]["body"] = BODY
+    await harness.run(events)
+    await harness.echo()
+    incident = await harness.services.store.load(harness.fake.repo("octo/ops").id, issue.number)
+    assert incident is not None
+    assert incident.severity == 2
+    assert incident.status.value == "stabilized"
+    assert set(issue.labels) == {"incident", "severity:2", "status:stabilized"}
+    assert harness.fake.comments_on("octo/ops", issue.number) == []  # no "needs severity"
