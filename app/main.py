@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.sessions import SessionMiddleware
 
-from app import metrics
+from app import metrics, setup
+from app.auth import session_secret
 from app.logs import configure as configure_logging
 from app.services import build_services
 from app.settings import Settings, get_settings
@@ -38,6 +40,15 @@ def create_app(
     app = FastAPI(title="Incident Flow", version="0.1.0", lifespan=lifespan)
     app.include_router(make_router(settings.webhook_path))
     app.include_router(metrics.make_router())
+    app.include_router(setup.make_router())
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="incident_flow_session",
+        same_site="lax",
+        https_only=(settings.public_url or "").startswith("https://"),
+        max_age=14 * 24 * 3600,
+    )
 
     @app.get("/healthz", summary="Database reachable and worker running")
     async def healthz(request: Request) -> JSONResponse:

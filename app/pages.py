@@ -1,0 +1,44 @@
+"""Server-rendered HTML: one page frame and escaping, shared by set-up and the dashboard."""
+
+from __future__ import annotations
+
+from html import escape
+
+STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1f2328;
+background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:10px 24px;display:flex;gap:16px;
+align-items:center}
+header a{color:#fff;text-decoration:none}header .who{margin-left:auto}
+main{max-width:1100px;margin:24px auto;padding:0 24px}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:16px;margin:0 0 16px}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
+border-bottom:1px solid #d8dee4;vertical-align:top}th a{color:inherit}
+.sev{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;font-weight:600}
+.sev1{background:#b60205}.sev2{background:#d93f0b}.sev3{background:#bf8700}.sev0{background:#6e7781}
+.closed{color:#57606a}.muted{color:#57606a}.warn{background:#fff8c5;border-color:#d4a72c}
+button,.button{background:#1f883d;color:#fff;border:0;border-radius:6px;padding:8px 14px;
+font-size:15px;cursor:pointer;text-decoration:none;display:inline-block}
+input[type=text]{padding:6px;border:1px solid #d0d7de;border-radius:6px}
+pre{background:#f6f8fa;padding:8px;overflow:auto}
+"""
+
+
+def page(title: str, body: str, *, viewer: str | None = None, sign_in: bool = False) -> str:
+    """A whole HTML page; `body` is already-escaped HTML."""
+    if viewer:
+        who = f'signed in as <b>{escape(viewer)}</b> · <a href="/auth/logout">sign out</a>'
+    elif sign_in:
+        who = '<a href="/auth/login">Sign in with GitHub</a> to see private repositories'
+    else:
+        who = ""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)} · Incident Flow</title><style>{STYLE}</style></head><body>"
+        f'<header><a href="/"><b>Incident Flow</b></a><span class=who>{who}</span></header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+__all__ = ["escape", "page"]
