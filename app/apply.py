@@ -2,30 +2,103 @@
 
 from __future__ import annotations
 
-from app.github import Client
-from app.plan import AddLabels, Effect, PostComment, RemoveLabel, SetIssueState
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.github import Client, marker
+from app.plan import (
+    AddLabels,
+    AddSubIssueLabels,
+    Effect,
+    LabelOpenSubIssues,
+    OpenIssue,
+    PostComment,
+    RemoveLabel,
+    SetIssueState,
+    opened,
+)
+
+
+@dataclass
+class Applied:
+    """What applying a plan did: a short log, and the issues it opened by key."""
+
+    log: list[str] = field(default_factory=list)
+    opened: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def fill(self, text: str) -> str:
+        """Replace `opened(key)` placeholders with the numbers GitHub gave those issues."""
+        for key, issue in self.opened.items():
+            text = text.replace(opened(key), f"#{issue['number']}")
+        return text
 
 
 async def apply_plan(
     client: Client, repo: str, number: int, plan: tuple[Effect, ...], *, retrying: bool
-) -> list[str]:
-    """Apply effects in order; `retrying` makes comments look for their marker first."""
-    done: list[str] = []
+) -> Applied:
+    """Apply effects in order; `retrying` makes comments and issues look for their marker."""
+    done = Applied()
     for effect in plan:
         match effect:
             case AddLabels(names):
                 await client.add_labels(repo, number, list(names))
-                done.append(f"+{','.join(names)}")
+                done.log.append(f"+{','.join(names)}")
             case RemoveLabel(name):
                 await client.remove_label(repo, number, name)
-                done.append(f"-{name}")
-            case PostComment(key, body):
-                await client.post_comment(repo, number, key, body, check_first=retrying)
-                done.append(f"comment:{key}")
+                done.log.append(f"-{name}")
+            case PostComment(key, body, look_first):
+                await client.post_comment(
+                    repo, number, key, done.fill(body), check_first=retrying or look_first
+                )
+                done.log.append(f"comment:{key}")
             case SetIssueState(state, reason):
                 fields = {"state": state}
                 if reason:
                     fields["state_reason"] = reason
                 await client.update_issue(repo, number, **fields)
-                done.append(state)
+                done.log.append(state)
+            case OpenIssue():
+                issue = await _open_issue(client, repo, effect, retrying=retrying)
+                done.opened[effect.key] = issue
+                done.log.append(f"opened:#{issue['number']}")
+            case LabelOpenSubIssues(having, add):
+                for child in await client.list_sub_issues(repo, number):
+                    have = {str(label["name"]).casefold() for label in child.get("labels") or []}
+                    if child.get("state") == "open" and having.casefold() in have:
+                        await client.add_labels(repo, int(child["number"]), list(add))
+                        done.log.append(f"#{child['number']}+{','.join(add)}")
+            case AddSubIssueLabels(child_number, names):
+                await client.add_labels(repo, child_number, list(names))
+                done.log.append(f"#{child_number}+{','.join(names)}")
     return done
+
+
+async def _open_issue(
+    client: Client, repo: str, effect: OpenIssue, *, retrying: bool
+) -> dict[str, Any]:
+    """Open the issue once: on a retry, find the one an earlier attempt opened."""
+    issue = None
+    if retrying:
+        issue = await client.find_issue(
+            repo, effect.key, label=effect.labels[0] if effect.labels else None
+        )
+    if issue is None:
+        fields: dict[str, Any] = {
+            "title": effect.title,
+            "body": f"{effect.body}\n\n{marker(effect.key)}",
+            "labels": list(effect.labels),
+        }
+        if effect.assignees:
+            fields["assignees"] = list(effect.assignees)
+        # A create that failed with a 5xx may still have happened: look before trying again.
+        issue = await client.request(
+            "POST",
+            f"/repos/{repo}/issues",
+            json=fields,
+            before_retry=lambda: client.find_issue(
+                repo, effect.key, label=fields["labels"][0] if fields["labels"] else None
+            ),
+        )
+    if effect.sub_issue_of is not None:
+        await client.add_sub_issue(repo, effect.sub_issue_of, int(issue["id"]))
+    return issue

@@ -46,7 +46,9 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
 
 def reply(ctx: CommandContext, command: Command, text: str) -> PostComment:
     """A short answer to one command, posted once however often the comment is seen."""
-    return PostComment(key=f"reply:{ctx.ref(command)}", body=f"@{ctx.hint.actor} {text}")
+    return PostComment(
+        key=f"reply:{ctx.ref(command)}", body=f"@{ctx.hint.actor} {text}", look_first=True
+    )
 
 
 def refusal(ctx: CommandContext, command: Command) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class CommandContext:
     scheme: LabelScheme
     comment_id: int
     permitted: bool  # the commenter has triage or higher on the repository
+    recurrence_window: timedelta = timedelta(hours=48)
 
     def ref(self, command: Command) -> str:
         """The command's identity: a timeline entry carrying it marks the command as done."""

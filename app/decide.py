@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.labels import LabelScheme
 from app.lifecycle import (
@@ -12,11 +12,25 @@ from app.lifecycle import (
     ORDER,
     Severity,
     Status,
-    is_legal,
     legal_moves,
 )
-from app.plan import AddLabels, Effect, Plan, PostComment, RemoveLabel
+from app.plan import (
+    AddLabels,
+    AddSubIssueLabels,
+    Effect,
+    Plan,
+    PostComment,
+    RemoveLabel,
+    SetIssueState,
+)
 from app.records import Incident, TimelineEntry
+from app.transitions import (
+    RECURRENCE_WINDOW,
+    MoveKind,
+    change_severity,
+    request_move,
+    stabilization_labels,
+)
 
 
 @dataclass(frozen=True)
@@ -68,26 +82,31 @@ def explain_status(status: Status, scheme: LabelScheme) -> str:
 
 
 def reconcile_labels(
-    hint: Hint, issue: Issue, incident: Incident | None, scheme: LabelScheme
+    hint: Hint,
+    issue: Issue,
+    incident: Incident | None,
+    scheme: LabelScheme,
+    *,
+    window: timedelta = RECURRENCE_WINDOW,
 ) -> Decision:
     """Converge an issue's incident labels and the record; the same result in any event order."""
     has_incident_label = any(_same(label, scheme.incident) for label in issue.labels)
     if incident is None:
         if not has_incident_label:
             return Decision(None)
-        return _adopt(hint, issue, scheme)
+        return _adopt(hint, issue, scheme, window)
     if not incident.managed:
         if not has_incident_label:
             return Decision(incident)
         incident = incident.noted(TimelineEntry(hint.at, hint.actor, "resumed"))
         incident = replace(incident, managed=True)
-        return _reconcile(hint, issue, incident, scheme, restore_quietly=True, changed=True)
+        return _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
     if not has_incident_label:
         return _withdraw(hint, issue, incident, scheme)
-    return _reconcile(hint, issue, incident, scheme)
+    return _reconcile(hint, issue, incident, scheme, window)
 
 
-def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme) -> Decision:
+def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme, window: timedelta) -> Decision:
     """First sight of an incident: record it from its labels."""
     statuses = scheme.statuses_in(issue.labels)
     hinted = scheme.status_of(hint.label) if hint.label else None
@@ -126,7 +145,7 @@ def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme) -> Decision:
             to_value=status.value,
         )
     )
-    return _reconcile(hint, issue, incident, scheme, restore_quietly=True, changed=True)
+    return _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
 
 
 def _withdraw(hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme) -> Decision:
@@ -141,6 +160,7 @@ def _reconcile(
     issue: Issue,
     incident: Incident,
     scheme: LabelScheme,
+    window: timedelta,
     *,
     restore_quietly: bool = False,
     changed: bool = False,
@@ -149,13 +169,20 @@ def _reconcile(
     # Ask for a missing severity once, when the incident is first seen or resumed.
     incident, severity_plan = _reconcile_severity(hint, issue, incident, scheme, restore_quietly)
     plan += severity_plan
-    incident, status_plan = _reconcile_status(hint, issue, incident, scheme, restore_quietly)
+    incident, status_plan = _reconcile_status(
+        hint, issue, incident, scheme, window, restore_quietly
+    )
     plan += status_plan
     return Decision(incident, tuple(plan)) if (plan or changed) else Decision(incident)
 
 
 def _reconcile_status(
-    hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme, restore_quietly: bool
+    hint: Hint,
+    issue: Issue,
+    incident: Incident,
+    scheme: LabelScheme,
+    window: timedelta,
+    restore_quietly: bool,
 ) -> tuple[Incident, list[Effect]]:
     recorded = incident.status
     present: dict[str, Status] = {}
@@ -184,19 +211,24 @@ def _reconcile_status(
 
     if len(others) == 1:
         (target,) = others
-        if is_legal(recorded, target):
+        move = request_move(
+            incident,
+            target,
+            at=hint.at,
+            actor=hint.actor,
+            scheme=scheme,
+            title=issue.title,
+            window=window,
+        )
+        if move.kind is MoveKind.MOVED:
             plan = [RemoveLabel(label) for label, s in present.items() if s is recorded]
-            moved = incident.moved_to(target, hint.at).noted(
-                TimelineEntry(
-                    hint.at,
-                    hint.actor,
-                    "status",
-                    f"{recorded.display} → {target.display}",
-                    from_value=recorded.value,
-                    to_value=target.value,
-                )
-            )
-            return moved, plan
+            return move.incident, plan + list(move.effects)
+        if move.kind is MoveKind.RECURRENCE:
+            # The old incident keeps its status; the recurrence continues in a new issue.
+            plan = [RemoveLabel(label) for label, s in present.items() if s is not recorded]
+            if not recorded_present:
+                plan.append(AddLabels((scheme.status_label(recorded),)))
+            return move.incident, list(move.effects) + plan
         reason = f"{recorded.display} → {target.display} is not a legal move."
     else:
         names = ", ".join(f"`{scheme.status_label(s)}`" for s in sorted(others, key=ORDER.index))
@@ -234,22 +266,10 @@ def _reconcile_severity(
     winner = _pick_severity(hint, others, scheme)
     assert winner is not None
     plan: list[Effect] = [RemoveLabel(label) for label, s in present.items() if s != winner]
-    if recorded is None:
-        detail = f"Severity {int(winner)}"
-    else:
-        verb = "Escalated" if winner < recorded else "De-escalated"
-        detail = f"{verb}: severity {int(recorded)} → {int(winner)}"
-    incident = replace(incident, severity=winner).noted(
-        TimelineEntry(
-            hint.at,
-            hint.actor,
-            "severity",
-            detail,
-            from_value=str(int(recorded)) if recorded else None,
-            to_value=str(int(winner)),
-        )
+    incident, effects = change_severity(
+        incident, winner, at=hint.at, actor=hint.actor, scheme=scheme
     )
-    return incident, plan
+    return incident, plan + list(effects)
 
 
 def _pick_severity(hint: Hint, candidates: set[Severity], scheme: LabelScheme) -> Severity | None:
@@ -281,3 +301,57 @@ def _needs_severity_comment(scheme: LabelScheme) -> PostComment:
 
 def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
+
+
+def reconcile_issue(
+    hint: Hint,
+    issue: Issue,
+    incident: Incident | None,
+    scheme: LabelScheme,
+    *,
+    window: timedelta = RECURRENCE_WINDOW,
+) -> Decision:
+    """Labels first, then open/closed: an incident is closed only once it is resolved."""
+    decision = reconcile_labels(hint, issue, incident, scheme, window=window)
+    current = decision.incident
+    if current is None or not current.managed or issue.state != "closed":
+        return decision
+    if current.status in (Status.RESOLVED, Status.REVIEWED):
+        return decision
+    body = (
+        f"I reopened this incident: it is still **{current.status.display}**, and an incident "
+        f"is closed only once it is Resolved or Reviewed. {explain_status(current.status, scheme)}"
+    )
+    note = TimelineEntry(
+        hint.at, hint.actor, "reopened", f"Closed while {current.status.display}; reopened"
+    )
+    plan = (
+        *decision.plan,
+        PostComment(key=f"reopen:{hint.delivery_id}", body=body),
+        SetIssueState("open", "reopened"),
+    )
+    return Decision(current.noted(note), plan)
+
+
+def link_stabilization_issue(
+    hint: Hint, incident: Incident, child: Issue, scheme: LabelScheme
+) -> Decision:
+    """A sub-issue linked while Stabilization pending is stabilization work: label it so."""
+    if not incident.managed or incident.status is not Status.STABILIZATION_PENDING:
+        return Decision(incident)
+    present = {label.casefold() for label in child.labels}
+    missing = tuple(
+        n for n in stabilization_labels(incident, scheme) if n.casefold() not in present
+    )
+    ref = f"sub-issue:{child.number}"
+    plan = (AddSubIssueLabels(child.number, missing),) if missing else ()
+    if incident.has_ref(ref):
+        return Decision(incident, plan)
+    entry = TimelineEntry(
+        hint.at,
+        hint.actor,
+        "stabilization",
+        f"Stabilization issue #{child.number} linked",
+        ref=ref,
+    )
+    return Decision(incident.noted(entry), plan)

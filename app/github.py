@@ -192,6 +192,19 @@ class Client:
             return response.json()
         raise AssertionError("unreachable")
 
+    async def paginate(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, 100 a page."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = await self.request(
+                "GET", path, params={**params, "per_page": 100, "page": page}
+            )
+            items.extend(batch or [])
+            if not batch or len(batch) < 100:
+                return items
+            page += 1
+
     # Issues -------------------------------------------------------------------------
 
     async def get_issue(self, repo: str, number: int) -> dict[str, Any]:
@@ -216,21 +229,41 @@ class Client:
         data: dict[str, Any] = await self.request("POST", f"/repos/{repo}/issues", json=fields)
         return data
 
+    async def add_sub_issue(self, repo: str, parent: int, child_id: int) -> None:
+        """Link an issue (by its id, not number) under `parent`; linking twice is fine."""
+        try:
+            await self.request(
+                "POST", f"/repos/{repo}/issues/{parent}/sub_issues", json={"sub_issue_id": child_id}
+            )
+        except GitHubRefused as exc:
+            if exc.status != 422:  # 422: already a sub-issue of it
+                raise
+
+    async def list_sub_issues(self, repo: str, parent: int) -> list[dict[str, Any]]:
+        return await self.paginate(f"/repos/{repo}/issues/{parent}/sub_issues")
+
+    async def find_issue(
+        self, repo: str, key: str, *, label: str | None = None
+    ) -> dict[str, Any] | None:
+        """The issue the app opened with this key's marker, among the newest with `label`."""
+        params: dict[str, Any] = {
+            "state": "all",
+            "sort": "created",
+            "direction": "desc",
+            "per_page": 100,
+        }
+        if label:
+            params["labels"] = label
+        tag = marker(key)
+        for issue in await self.request("GET", f"/repos/{repo}/issues", params=params) or []:
+            if tag in (issue.get("body") or ""):
+                return dict(issue)
+        return None
+
     # Comments -----------------------------------------------------------------------
 
     async def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
-        comments: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            batch = await self.request(
-                "GET",
-                f"/repos/{repo}/issues/{number}/comments",
-                params={"per_page": 100, "page": page},
-            )
-            comments.extend(batch or [])
-            if not batch or len(batch) < 100:
-                return comments
-            page += 1
+        return await self.paginate(f"/repos/{repo}/issues/{number}/comments")
 
     async def find_comment(self, repo: str, number: int, key: str) -> dict[str, Any] | None:
         tag = marker(key)

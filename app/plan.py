@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.records import Incident
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,9 @@ class PostComment:
 
     key: str
     body: str
+    # Look for the marker before every post, not only on retries: for answers to comments,
+    # which GitHub may deliver again under a new delivery id.
+    look_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,5 +36,51 @@ class SetIssueState:
     reason: str | None = None  # GitHub's state_reason: completed, not_planned, reopened
 
 
-Effect = AddLabels | RemoveLabel | PostComment | SetIssueState
+@dataclass(frozen=True)
+class OpenIssue:
+    """Open an issue in the same repository, once (its body carries the key's marker).
+
+    Later effects and timeline entries name it with `opened(key)`, which the shell
+    replaces with `#NUMBER` once GitHub has given it one.
+    """
+
+    key: str
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    sub_issue_of: int | None = None  # link it as a sub-issue of this issue number
+    record: Incident | None = None  # record the new issue as this incident
+
+
+@dataclass(frozen=True)
+class LabelOpenSubIssues:
+    """Add labels to this issue's open sub-issues that carry the label `having`."""
+
+    having: str
+    add: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AddSubIssueLabels:
+    """Add labels to one sub-issue (by number), e.g. a stabilization issue linked by hand."""
+
+    number: int
+    names: tuple[str, ...]
+
+
+def opened(key: str) -> str:
+    """A placeholder for the number of the issue an OpenIssue with `key` creates."""
+    return f"\u27e6opened:{key}\u27e7"
+
+
+Effect = (
+    AddLabels
+    | RemoveLabel
+    | PostComment
+    | SetIssueState
+    | OpenIssue
+    | LabelOpenSubIssues
+    | AddSubIssueLabels
+)
 Plan = tuple[Effect, ...]

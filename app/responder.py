@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from app import builtin_commands  # noqa: F401  (registers the commands)
 from app.apply import apply_plan
 from app.command_flow import run_commands
 from app.commands import REGISTRY, CommandContext, parse_commands
-from app.decide import Hint, Issue, reconcile_labels
+from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
 from app.github import Client, GitHubApp
 from app.inbox import Delivery
 from app.issue_form import labels_from_form
@@ -20,6 +20,7 @@ from app.label_sync import INSTALLATION_EVENTS, on_installation
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
+from app.plan import OpenIssue
 from app.records import Incident
 from app.store import IncidentStore
 
@@ -62,6 +63,8 @@ class Responder:
             return await self.on_issue_event(delivery, event)
         if delivery.event == "issue_comment":
             return await self.on_comment(delivery, event)
+        if delivery.event == "sub_issues":
+            return await self.on_sub_issue(delivery, event)
         if delivery.event in INSTALLATION_EVENTS:
             # No issue here: label sync for the repositories the App was given.
             return await on_installation(self.github, self.scheme_for, delivery.event, event)
@@ -88,6 +91,44 @@ class Responder:
             return False
         return sender.login == await self.github.bot_login()
 
+    async def _turn(self, delivery: Delivery, event: Event, hint: Hint) -> Turn:
+        """Read what a decision needs: the repo's labels, the issue now, and our record."""
+        assert event.repository is not None and event.installation is not None
+        issue_ref = event.incident_issue()
+        assert issue_ref is not None
+        repo = event.repository.full_name
+        client = self.github.installation(event.installation.id)
+        scheme = await self.scheme_for(client, repo)
+        data = await client.get_issue(repo, issue_ref.number)
+        incident = await self.store.load(event.repository.id, issue_ref.number)
+        if incident is None:
+            data = await apply_form_answers(client, repo, data, scheme)
+        issue = issue_from_api(repo, event.repository.id, data)
+        return Turn(client, event.installation.id, scheme, hint, issue, incident)
+
+    async def _carry_out(self, turn: Turn, decision: Decision, delivery: Delivery) -> str:
+        """Apply a decision's plan, then save the record (and any incident it opened)."""
+        applied = await apply_plan(
+            turn.client,
+            turn.issue.repo,
+            turn.issue.number,
+            decision.plan,
+            retrying=delivery.attempts > 1,
+        )
+        after = decision.incident
+        if after is not None and applied.opened:
+            after = replace(
+                after,
+                timeline=tuple(replace(e, detail=applied.fill(e.detail)) for e in after.timeline),
+            )
+        for effect in decision.plan:
+            if isinstance(effect, OpenIssue) and effect.record is not None:
+                created = applied.opened[effect.key]
+                new = replace(effect.record, number=int(created["number"]))
+                await self.record(turn.client, None, new, installation_id=turn.installation_id)
+        await self.record(turn.client, turn.incident, after, installation_id=turn.installation_id)
+        return " ".join(applied.log) if applied.log else "in step"
+
     async def on_issue_event(self, delivery: Delivery, event: Event) -> str:
         if event.issue is None or event.repository is None or event.installation is None:
             return "ignored: incomplete payload"
@@ -96,9 +137,6 @@ class Responder:
         # Our own changes come back as webhooks; they were decided already. No loops.
         if await self.is_own(event):
             return "echo"
-        repo = event.repository.full_name
-        client = self.github.installation(event.installation.id)
-        scheme = await self.scheme_for(client, repo)
         hint = Hint(
             event="issues",
             action=event.action or "",
@@ -107,21 +145,35 @@ class Responder:
             delivery_id=delivery.delivery_id,
             label=event.label.name if event.label else None,
         )
-        data = await client.get_issue(repo, event.issue.number)
-        incident = await self.store.load(event.repository.id, event.issue.number)
-        if incident is None:
-            data = await apply_form_answers(client, repo, data, scheme)
-        issue = issue_from_api(repo, event.repository.id, data)
-        decision = reconcile_labels(hint, issue, incident, scheme)
+        turn = await self._turn(delivery, event, hint)
+        decision = reconcile_issue(hint, turn.issue, turn.incident, turn.scheme)
         if decision.incident is None:
             return "not an incident"
-        applied = await apply_plan(
-            client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
+        return await self._carry_out(turn, decision, delivery)
+
+    async def on_sub_issue(self, delivery: Delivery, event: Event) -> str:
+        """A sub-issue linked to an incident by hand is stabilization work while pending."""
+        if event.action != "sub_issue_added":
+            return f"ignored: {event.action}"
+        if event.sub_issue is None or event.parent_issue is None:
+            return "ignored: incomplete payload"
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if await self.is_own(event):
+            return "echo"
+        hint = Hint(
+            event="sub_issues",
+            action="sub_issue_added",
+            actor=event.sender.login if event.sender else "unknown",
+            at=event.parent_issue.updated_at or delivery.received_at,
+            delivery_id=delivery.delivery_id,
         )
-        await self.record(
-            client, incident, decision.incident, installation_id=event.installation.id
-        )
-        return "applied " + " ".join(applied) if applied else "in step"
+        turn = await self._turn(delivery, event, hint)
+        if turn.incident is None:
+            return "not an incident"
+        child = issue_from_api(turn.issue.repo, turn.issue.repo_id, event.sub_issue.model_dump())
+        decision = link_stabilization_issue(hint, turn.incident, child, turn.scheme)
+        return await self._carry_out(turn, decision, delivery)
 
     async def on_comment(self, delivery: Delivery, event: Event) -> str:
         """Run the commands of a new comment; edits and other bots' comments run nothing."""
@@ -142,9 +194,6 @@ class Responder:
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         if not commands:
             return "no commands"
-        repo = event.repository.full_name
-        client = self.github.installation(event.installation.id)
-        scheme = await self.scheme_for(client, repo)
         hint = Hint(
             event="issue_comment",
             action="created",
@@ -152,21 +201,28 @@ class Responder:
             at=event_time(event, delivery.received_at),
             delivery_id=delivery.delivery_id,
         )
-        data = await client.get_issue(repo, event.issue.number)
-        issue = issue_from_api(repo, event.repository.id, data)
-        incident = await self.store.load(event.repository.id, issue.number)
+        turn = await self._turn(delivery, event, hint)
         needs_triage = any(REGISTRY[c.name].who != "anyone" for c in commands)
-        permitted = needs_triage and await self.permissions.may_triage(client, repo, author.login)
-        ctx = CommandContext(hint, issue, incident, scheme, event.comment.id, permitted)
-        decision = run_commands(commands, ctx)
-        applied = await apply_plan(
-            client, repo, issue.number, decision.plan, retrying=delivery.attempts > 1
+        permitted = needs_triage and await self.permissions.may_triage(
+            turn.client, turn.issue.repo, author.login
         )
-        await self.record(
-            client, incident, decision.incident, installation_id=event.installation.id
+        ctx = CommandContext(
+            hint, turn.issue, turn.incident, turn.scheme, event.comment.id, permitted
         )
-        names = ",".join(c.name for c in commands)
-        return f"commands {names}: " + (" ".join(applied) if applied else "no change")
+        outcome = await self._carry_out(turn, run_commands(commands, ctx), delivery)
+        return f"commands {','.join(c.name for c in commands)}: {outcome}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Everything one delivery's decision is made from."""
+
+    client: Client
+    installation_id: int
+    scheme: LabelScheme
+    hint: Hint
+    issue: Issue
+    incident: Incident | None
 
 
 async def apply_form_answers(

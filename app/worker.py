@@ -109,7 +109,8 @@ class Worker:
                     continue
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), await self._idle_wait())
+                    wait = await self._idle_wait()
+                    await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be briefly unreachable; keep the loop alive

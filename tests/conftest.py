@@ -20,12 +20,22 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import metadata
 from app.main import create_app
+from app.records import Incident
 from app.services import Services
 from app.settings import Settings
 from app.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
 from tests.fake_github import FakeGitHub
 
 SECRET = "test-secret"
+# The repository most tests use, and the default status labels by their initials.
+REPO = "octo/ops"
+SP, ST, UI, RS, RV = (
+    "status:stabilization-pending",
+    "status:stabilized",
+    "status:under-investigation",
+    "status:resolved",
+    "status:reviewed",
+)
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -174,6 +184,15 @@ class Harness:
         """Deliver, process everything, then feed back the echoes GitHub would send."""
         await self.send(deliveries)
         await self.settle()
+
+    def labels(self, number: int, repo: str = "octo/ops") -> set[str]:
+        return set(self.fake.issue(repo, number).labels)
+
+    def bot_comments(self, number: int, repo: str = "octo/ops") -> list[str]:
+        return [c.body for c in self.fake.comments_on(repo, number) if c.user.endswith("[bot]")]
+
+    async def record(self, number: int, repo: str = "octo/ops") -> Incident | None:
+        return await self.services.store.load(self.fake.repo(repo).id, number)
 
     async def echo(self) -> int:
         """Deliver the app's own echoes and process them; returns how many there were."""

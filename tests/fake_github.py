@@ -373,6 +373,7 @@ class FakeGitHub:
             Route("/app", self.get_app, methods=["GET"]),
             Route("/app/installations/{iid:int}/access_tokens", self.token, methods=["POST"]),
             Route(r + "/issues", self.create_issue, methods=["POST"]),
+            Route(r + "/issues", self.list_issues, methods=["GET"]),
             Route(r + "/issues/comments/{cid:int}", self.update_comment, methods=["PATCH"]),
             Route(r + "/issues/{num:int}", self.get_issue, methods=["GET"]),
             Route(r + "/issues/{num:int}", self.update_issue, methods=["PATCH"]),
@@ -490,6 +491,19 @@ class FakeGitHub:
         issue.assignees = list(data.get("assignees") or [])
         self._echo(repo, issue, "opened")
         return JSONResponse(self.issue_payload(repo, issue), 201)
+
+    async def list_issues(self, request: Request) -> Response:
+        repo = self._repo(request)
+        wanted = [n for n in request.query_params.get("labels", "").split(",") if n]
+        state = request.query_params.get("state", "open")
+        issues = [
+            i
+            for i in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
+            if (state == "all" or i.state == state)
+            and all(any(n.casefold() == w.casefold() for n in i.labels) for w in wanted)
+        ]
+        per_page = int(request.query_params.get("per_page", 30))
+        return JSONResponse([self.issue_payload(repo, i) for i in issues[:per_page]])
 
     async def add_labels(self, request: Request) -> Response:
         repo, issue = self._issue(request)

@@ -8,7 +8,14 @@ import pytest
 from app.decide import Hint, Issue, reconcile_labels
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.lifecycle import Severity, Status
-from app.plan import AddLabels, PostComment, RemoveLabel
+from app.plan import (
+    AddLabels,
+    LabelOpenSubIssues,
+    OpenIssue,
+    PostComment,
+    RemoveLabel,
+    SetIssueState,
+)
 from app.records import Incident
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -81,7 +88,7 @@ def test_adopting_an_existing_incident_keeps_its_status() -> None:
         (Status.STABILIZED, (UI,), Status.UNDER_INVESTIGATION, ()),
         (Status.STABILIZED, (ST, RS), Status.RESOLVED, (RemoveLabel(ST),)),
         (Status.UNDER_INVESTIGATION, (UI, SP), Status.STABILIZATION_PENDING, (RemoveLabel(UI),)),
-        (Status.RESOLVED, (RV,), Status.REVIEWED, ()),
+        (Status.RESOLVED, (RV,), Status.REVIEWED, (SetIssueState("closed", "completed"),)),
     ],
     ids=["unchanged", "legal-both-labels", "legal-swapped", "st-ui", "st-rs", "ui-sp", "rs-rv"],
 )
@@ -100,7 +107,7 @@ def test_legal_moves_are_accepted(status, labels, expected_status, expected_plan
         (Status.STABILIZATION_PENDING, (RS,), [RS], [SP]),
         (Status.STABILIZATION_PENDING, (SP, RS), [RS], []),
         (Status.STABILIZED, (RV,), [RV], [ST]),
-        (Status.REVIEWED, (SP,), [SP], [RV]),
+        (Status.REVIEWED, (ST,), [ST], [RV]),
         (Status.STABILIZATION_PENDING, (SP, ST, UI), [ST, UI], []),
     ],
     ids=["skip-to-resolved", "second-status-illegal", "st-rv", "reviewed-terminal", "two-new"],
@@ -140,7 +147,19 @@ def test_severity_change_new_label_wins() -> None:
     )
     assert decision.plan == (RemoveLabel("severity:1"),)
     assert decision.incident is not None and decision.incident.severity is Severity.MINOR
-    assert decision.incident.timeline[-1].detail == "De-escalated: severity 1 → 3"
+    assert decision.incident.timeline[-1].detail.startswith("De-escalated: severity 1 → 3")
+    assert "left as they are" in decision.incident.timeline[-1].detail
+
+
+def test_escalation_marks_open_stabilization_issues_critical() -> None:
+    decision = reconcile_labels(
+        hint("labeled", "severity:2"),
+        issue("incident", "severity:3", "severity:2", SP),
+        recorded(severity=3),
+        DEFAULT_LABELS,
+    )
+    assert LabelOpenSubIssues("incident:stabilization", ("priority:critical",)) in decision.plan
+    assert AddLabels(("priority:critical",)) not in decision.plan  # not on the incident itself
 
 
 def test_severity_removed_is_restored() -> None:
@@ -194,3 +213,38 @@ def test_resolution_time_is_githubs_event_time() -> None:
         DEFAULT_LABELS,
     )
     assert decision.incident is not None and decision.incident.resolved_at == later
+
+
+def test_recurrence_within_48_hours_reopens_the_same_incident() -> None:
+    resolved = replace(recorded(Status.RESOLVED), resolved_at=T0)
+    decision = reconcile_labels(
+        hint(at=T0 + timedelta(hours=47)),
+        issue("incident", "severity:1", SP),
+        resolved,
+        DEFAULT_LABELS,
+    )
+    assert decision.incident is not None
+    assert decision.incident.status is Status.STABILIZATION_PENDING
+    assert not any(isinstance(e, OpenIssue) for e in decision.plan)
+
+
+@pytest.mark.parametrize(
+    ("status", "hours"), [(Status.RESOLVED, 50), (Status.REVIEWED, 1)], ids=["late", "reviewed"]
+)
+def test_late_or_reviewed_recurrence_opens_a_new_incident(status: Status, hours: int) -> None:
+    old = replace(recorded(status), resolved_at=T0)
+    decision = reconcile_labels(
+        hint(at=T0 + timedelta(hours=hours)),
+        issue("incident", "severity:1", SP),
+        old,
+        DEFAULT_LABELS,
+    )
+    assert decision.incident is not None and decision.incident.status is status
+    opens = [e for e in decision.plan if isinstance(e, OpenIssue)]
+    assert len(opens) == 1
+    assert opens[0].labels == ("incident", "severity:1", SP)
+    assert "#1" in opens[0].body
+    assert opens[0].record is not None and opens[0].record.severity is Severity.CRITICAL
+    label = f"status:{status.value}"
+    assert RemoveLabel(SP) in decision.plan and AddLabels((label,)) in decision.plan
+    assert decision.incident.timeline[-1].kind == "recurred"

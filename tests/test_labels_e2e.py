@@ -2,16 +2,7 @@
 
 import pytest
 
-from tests.conftest import Harness
-
-REPO = "octo/ops"
-SP, ST, UI, RS, RV = (
-    "status:stabilization-pending",
-    "status:stabilized",
-    "status:under-investigation",
-    "status:resolved",
-    "status:reviewed",
-)
+from tests.conftest import REPO, RS, SP, ST, UI, Harness
 
 
 async def declare(harness: Harness, *labels: str) -> int:
@@ -21,22 +12,10 @@ async def declare(harness: Harness, *labels: str) -> int:
     return issue.number
 
 
-def labels(harness: Harness, number: int) -> set[str]:
-    return set(harness.fake.issue(REPO, number).labels)
-
-
-def bot_comments(harness: Harness, number: int) -> list[str]:
-    return [c.body for c in harness.fake.comments_on(REPO, number) if c.user.endswith("[bot]")]
-
-
-async def record(harness: Harness, number: int):  # type: ignore[no-untyped-def]
-    return await harness.services.store.load(harness.fake.repo(REPO).id, number)
-
-
 async def test_declare_by_label(harness: Harness) -> None:
     number = await declare(harness)
-    assert labels(harness, number) == {"incident", "severity:1", SP}
-    incident = await record(harness, number)
+    assert harness.labels(number) == {"incident", "severity:1", SP}
+    incident = await harness.record(number)
     assert incident.status.value == "stabilization-pending"
     assert incident.declared_at == harness.fake.issue(REPO, number).created_at
 
@@ -44,9 +23,9 @@ async def test_declare_by_label(harness: Harness) -> None:
 async def test_declare_without_severity_asks_for_one(harness: Harness) -> None:
     issue, events = harness.fake.open_issue(REPO, labels=["incident"])
     await harness.run(events)
-    assert len(bot_comments(harness, issue.number)) == 1
+    assert len(harness.bot_comments(issue.number)) == 1
     await harness.run(harness.fake.label(REPO, issue.number, add=["severity:2"]))
-    assert (await record(harness, issue.number)).severity == 2
+    assert (await harness.record(issue.number)).severity == 2
 
 
 @pytest.mark.parametrize("order", ["labeled-first", "unlabeled-first"])
@@ -56,44 +35,44 @@ async def test_legal_move_in_either_order(harness: Harness, order: str) -> None:
     if order == "unlabeled-first":
         events.reverse()
     await harness.run(events)
-    assert labels(harness, number) == {"incident", "severity:1", ST}
-    assert (await record(harness, number)).status.value == "stabilized"
-    assert bot_comments(harness, number) == []
+    assert harness.labels(number) == {"incident", "severity:1", ST}
+    assert (await harness.record(number)).status.value == "stabilized"
+    assert harness.bot_comments(number) == []
 
 
 async def test_legal_move_adding_only_the_new_label(harness: Harness) -> None:
     number = await declare(harness)
     await harness.run(harness.fake.label(REPO, number, add=[ST]))
-    assert labels(harness, number) == {"incident", "severity:1", ST}
+    assert harness.labels(number) == {"incident", "severity:1", ST}
 
 
 async def test_illegal_move_reverted_with_exactly_one_comment(harness: Harness) -> None:
     number = await declare(harness)
     await harness.run(harness.fake.label(REPO, number, add=[RS], remove=[SP]))
-    assert labels(harness, number) == {"incident", "severity:1", SP}
-    comments = bot_comments(harness, number)
+    assert harness.labels(number) == {"incident", "severity:1", SP}
+    comments = harness.bot_comments(number)
     assert len(comments) == 1
     assert "Stabilization pending" in comments[0] and "Stabilized" in comments[0]
-    assert (await record(harness, number)).status.value == "stabilization-pending"
+    assert (await harness.record(number)).status.value == "stabilization-pending"
     # The revert's own echoes change nothing more.
     writes = len(harness.fake.writes())
     assert await harness.echo() > 0
     assert len(harness.fake.writes()) == writes
-    assert len(bot_comments(harness, number)) == 1
+    assert len(harness.bot_comments(number)) == 1
 
 
 async def test_removed_status_restored(harness: Harness) -> None:
     number = await declare(harness)
     await harness.run(harness.fake.label(REPO, number, remove=[SP]))
-    assert SP in labels(harness, number)
-    assert len(bot_comments(harness, number)) == 1
+    assert SP in harness.labels(number)
+    assert len(harness.bot_comments(number)) == 1
 
 
 async def test_severity_change_replaces_the_old_label(harness: Harness) -> None:
     number = await declare(harness)
     await harness.run(harness.fake.label(REPO, number, add=["severity:2"]))
-    assert labels(harness, number) == {"incident", "severity:2", SP}
-    incident = await record(harness, number)
+    assert harness.labels(number) == {"incident", "severity:2", SP}
+    incident = await harness.record(number)
     assert incident.severity == 2
     assert incident.timeline[-1].kind == "severity"
 
@@ -102,11 +81,11 @@ async def test_false_alarm_withdrawn_and_resumed(harness: Harness) -> None:
     number = await declare(harness)
     await harness.run(harness.fake.label(REPO, number, add=[ST], remove=[SP]))
     await harness.run(harness.fake.label(REPO, number, remove=["incident"]))
-    assert labels(harness, number) == {"severity:1"}
-    assert not (await record(harness, number)).managed
+    assert harness.labels(number) == {"severity:1"}
+    assert not (await harness.record(number)).managed
     await harness.run(harness.fake.label(REPO, number, add=["incident"]))
-    assert labels(harness, number) == {"incident", "severity:1", ST}
-    kinds = [e.kind for e in (await record(harness, number)).timeline]
+    assert harness.labels(number) == {"incident", "severity:1", ST}
+    kinds = [e.kind for e in (await harness.record(number)).timeline]
     assert kinds == ["declared", "status", "withdrawn", "resumed"]
 
 
@@ -117,7 +96,7 @@ async def test_duplicate_delivery_processed_once(harness: Harness) -> None:
         response = await harness.post(event, payload, delivery_id="same-guid")
         assert response.status_code in (200, 202)
     await harness.settle()
-    assert len(bot_comments(harness, number)) == 1
+    assert len(harness.bot_comments(number)) == 1
 
 
 async def test_echo_causes_no_writes(harness: Harness) -> None:
@@ -134,7 +113,7 @@ async def test_echo_causes_no_writes(harness: Harness) -> None:
 async def test_adopts_an_incident_seen_for_the_first_time(harness: Harness) -> None:
     issue = harness.fake.add_issue(REPO, labels=["incident", "severity:2", UI])
     await harness.run(harness.fake.label(REPO, issue.number, add=["bug"]))
-    incident = await record(harness, issue.number)
+    incident = await harness.record(issue.number)
     assert incident.status.value == "under-investigation" and incident.severity == 2
     assert harness.fake.writes() == []
 
@@ -146,7 +125,7 @@ async def test_label_names_with_spaces_slashes_and_emoji(harness_for) -> None:  
     harness.fake.issue(REPO, number).labels.append(odd)
     await harness.run(harness.fake.label(REPO, number, add=[ST], remove=[SP]))
     await harness.services.github.installation(100).remove_label(REPO, number, odd)
-    assert odd not in labels(harness, number)
+    assert odd not in harness.labels(number)
 
 
 async def test_502_and_rate_limits_retried_without_duplicate_comments(harness_for) -> None:  # type: ignore[no-untyped-def]
@@ -175,8 +154,8 @@ async def test_502_and_rate_limits_retried_without_duplicate_comments(harness_fo
         times=1,
     )
     await harness.run(fake.label(REPO, number, add=[RS], remove=[SP]))
-    assert labels(harness, number) == {"incident", "severity:1", SP}
-    assert len(bot_comments(harness, number)) == 1
+    assert harness.labels(number) == {"incident", "severity:1", SP}
+    assert len(harness.bot_comments(number)) == 1
 
 
 async def test_long_outage_defers_the_delivery_and_converges_later(harness: Harness) -> None:
@@ -194,5 +173,5 @@ async def test_long_outage_defers_the_delivery_and_converges_later(harness: Harn
     async with harness.services.engine.begin() as conn:  # fast-forward the back-off
         await conn.execute(update(deliveries).values(available_at=utcnow()))
     await harness.settle()
-    assert labels(harness, number) == {"incident", "severity:1", SP}
-    assert len(bot_comments(harness, number)) == 1
+    assert harness.labels(number) == {"incident", "severity:1", SP}
+    assert len(harness.bot_comments(number)) == 1
