@@ -132,8 +132,18 @@ class Client:
     def __init__(self, gh: GitHub[Any], app: GitHubApp) -> None:
         self.gh = gh
         self.app = app
+        # GitHub asks integrators to send one installation's mutations one at a time
+        # (secondary rate limits); reads may run in parallel.
+        self._writes = asyncio.Lock()
 
-    async def request(
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One REST call under the retry policy; mutations for this installation in series."""
+        if method == "GET":
+            return await self._request(method, path, **kwargs)
+        async with self._writes:
+            return await self._request(method, path, **kwargs)
+
+    async def _request(
         self,
         method: str,
         path: str,

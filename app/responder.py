@@ -13,7 +13,7 @@ from app.apply import apply_plan
 from app.command_flow import run_commands
 from app.commands import REGISTRY, CommandContext, parse_commands
 from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
-from app.github import Client, GitHubApp
+from app.github import Client, GitHubApp, GitHubRefused
 from app.inbox import Delivery
 from app.issue_form import labels_from_form
 from app.label_sync import INSTALLATION_EVENTS, on_installation
@@ -58,6 +58,15 @@ class Responder:
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
+        try:
+            return await self._route(delivery)
+        except GitHubRefused as exc:
+            if exc.status in (404, 410):
+                # Deleted or transferred since the delivery: nothing is left to hold to policy.
+                return f"gone: {exc}"[:200]
+            raise
+
+    async def _route(self, delivery: Delivery) -> str:
         event = Event.model_validate_json(delivery.payload)
         if delivery.event == "issues":
             return await self.on_issue_event(delivery, event)

@@ -175,3 +175,11 @@ async def test_long_outage_defers_the_delivery_and_converges_later(harness: Harn
     await harness.settle()
     assert harness.labels(number) == {"incident", "severity:1", SP}
     assert len(harness.bot_comments(number)) == 1
+
+
+async def test_deleted_issue_is_done_not_retried(harness: Harness) -> None:
+    number = await declare(harness)
+    events = harness.fake.label(REPO, number, add=[RS])
+    del harness.fake.repos[REPO].issues[number]
+    await harness.run(events)
+    assert await harness.services.inbox.counts() == {"done": 3}
