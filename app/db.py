@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -152,6 +153,9 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Instances starting together must not race to create the same tables.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
         await conn.run_sync(metadata.create_all)
 
 
