@@ -4,7 +4,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench soak clean
+.PHONY: run test lint typecheck pytest browser bench soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,17 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
-pytest: $(VENV)/.synced
+pytest: $(VENV)/.synced browser
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The browser tests drive Debian's chromium; install it where we can (root with apt-get).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and not installable here: browser tests are skipped"; fi; }
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench

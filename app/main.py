@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import metrics, setup
+from app import auth, dashboard, metrics, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
 from app.services import build_services
@@ -41,6 +41,8 @@ def create_app(
     app.include_router(make_router(settings.webhook_path))
     app.include_router(metrics.make_router())
     app.include_router(setup.make_router())
+    app.include_router(auth.make_router())
+    app.include_router(dashboard.make_router())
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),

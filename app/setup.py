@@ -172,10 +172,6 @@ def _values_page(values: dict[str, str], reason: str) -> str:
 def make_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/")
-    async def index(request: Request) -> HTMLResponse:
-        return setup_page(request.app.state.services.settings, request)
-
     @router.get(CALLBACK_PATH)
     async def callback(request: Request, code: str = "", state: str = "") -> HTMLResponse:
         services = request.app.state.services
