@@ -154,11 +154,27 @@ class Responder:
             delivery_id=delivery.delivery_id,
             label=event.label.name if event.label else None,
         )
+        if not await self._may_be_incident(event):
+            return "not an incident"
         turn = await self._turn(delivery, event, hint)
         decision = reconcile_issue(hint, turn.issue, turn.incident, turn.scheme)
         if decision.incident is None:
             return "not an incident"
         return await self._carry_out(turn, decision, delivery)
+
+    async def _may_be_incident(self, event: Event) -> bool:
+        """False for an issue we never recorded whose payload lacks the incident label.
+
+        Saves a read of every ordinary issue's events: if `incident` is added later, that
+        change arrives as its own delivery, carrying the label.
+        """
+        assert event.issue and event.repository and event.installation
+        client = self.github.installation(event.installation.id)
+        scheme = await self.scheme_for(client, event.repository.full_name)
+        incident_label = scheme.incident.casefold()
+        if any(label.name.casefold() == incident_label for label in event.issue.labels):
+            return True
+        return await self.store.load(event.repository.id, event.issue.number) is not None
 
     async def on_sub_issue(self, delivery: Delivery, event: Event) -> str:
         """A sub-issue linked to an incident by hand is stabilization work while pending."""

@@ -183,3 +183,11 @@ async def test_deleted_issue_is_done_not_retried(harness: Harness) -> None:
     del harness.fake.repos[REPO].issues[number]
     await harness.run(events)
     assert await harness.services.inbox.counts() == {"done": 3}
+
+
+async def test_ordinary_issues_cost_no_github_calls(harness: Harness) -> None:
+    issue, events = harness.fake.open_issue(REPO, labels=["bug"])
+    await harness.run(events + harness.fake.label(REPO, issue.number, add=["docs"]))
+    assert [c for c in harness.fake.calls if "/issues/" in c.path] == []
+    await harness.run(harness.fake.label(REPO, issue.number, add=["incident", "severity:3"]))
+    assert harness.labels(issue.number) == {"bug", "docs", "incident", "severity:3", SP}
