@@ -292,6 +292,7 @@ def _needs_severity_comment(scheme: LabelScheme) -> PostComment:
     options = ", ".join(f"`{scheme.severity_label(s)}`" for s in Severity)
     return PostComment(
         key="needs-severity",
+        look_first=True,  # asked at most once per issue, whatever delivery asks again
         body=(
             "This incident has no severity yet. Add one of "
             f"{options} (1 is the most severe); I will record it as soon as it is there."
