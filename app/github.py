@@ -157,6 +157,7 @@ class Client:
         """One REST call; 5xx, timeouts and short rate limits retried in place with back-off."""
         delay = 0.5
         for attempt in range(1, max_tries + 1):
+            last = attempt == max_tries
             try:
                 response = await self.gh.arequest(method, path, json=json, params=params)
             except RequestFailed as exc:
@@ -165,7 +166,7 @@ class Client:
                     return None
                 wait = rate_limit_wait(raw)
                 if wait is not None:
-                    if wait > self.app.max_inline_wait or attempt == max_tries:
+                    if wait > self.app.max_inline_wait or last:
                         raise GitHubUnavailable(
                             f"rate limited on {method} {path}",
                             datetime.now(UTC) + timedelta(seconds=wait),
@@ -174,32 +175,26 @@ class Client:
                     log.warning("rate limited on %s %s; waiting %.1fs", method, path, wait)
                     await asyncio.sleep(wait)
                     continue
-                if raw.status_code >= 500:
-                    if attempt == max_tries:
-                        raise GitHubUnavailable(f"{raw.status_code} on {method} {path}") from exc
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 4, self.app.max_inline_wait)
-                    if before_retry is not None:
-                        found = await before_retry()
-                        if found is not None:
-                            return found
-                    continue
-                raise GitHubRefused(raw.status_code, f"{method} {path}: {raw.text[:300]}") from exc
+                if raw.status_code < 500:
+                    raise GitHubRefused(
+                        raw.status_code, f"{method} {path}: {raw.text[:300]}"
+                    ) from exc
+                failure = f"{raw.status_code} on {method} {path}"
             except RequestError as exc:  # timeouts and connection errors
-                if attempt == max_tries:
-                    raise GitHubUnavailable(f"{type(exc).__name__} on {method} {path}") from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 4, self.app.max_inline_wait)
-                if before_retry is not None:
-                    found = await before_retry()
-                    if found is not None:
-                        return found
-                continue
+                failure = f"{type(exc).__name__} on {method} {path}"
             except GitHubException as exc:
                 raise GitHubUnavailable(f"{type(exc).__name__} on {method} {path}: {exc}") from exc
-            if response.status_code == 204 or not response.content:
-                return None
-            return response.json()
+            else:
+                if response.status_code == 204 or not response.content:
+                    return None
+                return response.json()
+            # A 5xx or a lost connection: the call may have landed. Wait, look, then retry.
+            if last:
+                raise GitHubUnavailable(failure)
+            await asyncio.sleep(delay)
+            delay = min(delay * 4, self.app.max_inline_wait)
+            if before_retry is not None and (found := await before_retry()) is not None:
+                return found
         raise AssertionError("unreachable")
 
     async def paginate(self, path: str, **params: Any) -> list[dict[str, Any]]:
