@@ -9,6 +9,7 @@ from app.github import Client, marker
 from app.plan import (
     AddLabels,
     AddSubIssueLabels,
+    Assign,
     Effect,
     LabelOpenSubIssues,
     OpenIssue,
@@ -70,6 +71,9 @@ async def apply_plan(
             case AddSubIssueLabels(child_number, names):
                 await client.add_labels(repo, child_number, list(names))
                 done.log.append(f"#{child_number}+{','.join(names)}")
+            case Assign(add, remove):
+                await client.change_assignees(repo, number, add=list(add), remove=list(remove))
+                done.log.append("assign:" + ",".join([*add, *(f"-{r}" for r in remove)]))
     return done
 
 

@@ -115,6 +115,38 @@ timeline = Table(
 )
 
 
+# What the app keeps beside each incident's record (app/bookkeeping.py): the status comment,
+# the last human comment (for reminders), the retrospective issue.
+incident_extras = Table(
+    "incident_extras",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("status_comment_id", BigInteger),
+    Column("last_human_comment_at", UTCDateTime),
+    Column("retro_number", Integer),
+)
+Index("ix_incident_extras_retro", incident_extras.c.repo_id, incident_extras.c.retro_number)
+
+# Once-only claims shared by every instance: a reminder per overdue period, a config error
+# report per file version. The unique key is the claim.
+claims = Table(
+    "claims",
+    metadata,
+    Column("key", String(250), primary_key=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+# A named lease: which instance runs a periodic job (the reminder scheduler) until when.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)

@@ -150,16 +150,24 @@ class Client:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
         ok_statuses: tuple[int, ...] = (),
         max_tries: int = 4,
         before_retry: Callable[[], Any] | None = None,
+        want_response: bool = False,
     ) -> Any:
-        """One REST call; 5xx, timeouts and short rate limits retried in place with back-off."""
+        """One REST call; 5xx, timeouts and short rate limits retried in place with back-off.
+
+        `want_response` returns the httpx response itself (for headers, or a conditional
+        GET's 304).
+        """
         delay = 0.5
         for attempt in range(1, max_tries + 1):
             last = attempt == max_tries
             try:
-                response = await self.gh.arequest(method, path, json=json, params=params)
+                response = await self.gh.arequest(
+                    method, path, json=json, params=params, headers=headers
+                )
             except RequestFailed as exc:
                 raw = exc.response.raw_response
                 if raw.status_code in ok_statuses:
@@ -185,6 +193,8 @@ class Client:
             except GitHubException as exc:
                 raise GitHubUnavailable(f"{type(exc).__name__} on {method} {path}: {exc}") from exc
             else:
+                if want_response:
+                    return response.raw_response
                 if response.status_code == 204 or not response.content:
                     return None
                 return response.json()
@@ -233,6 +243,16 @@ class Client:
     async def create_issue(self, repo: str, **fields: Any) -> dict[str, Any]:
         data: dict[str, Any] = await self.request("POST", f"/repos/{repo}/issues", json=fields)
         return data
+
+    async def change_assignees(
+        self, repo: str, number: int, *, add: list[str], remove: list[str]
+    ) -> None:
+        # Adding and removing leave other assignees alone (a PATCH would replace them all).
+        path = f"/repos/{repo}/issues/{number}/assignees"
+        if remove:
+            await self.request("DELETE", path, json={"assignees": remove})
+        if add:
+            await self.request("POST", path, json={"assignees": add})
 
     async def add_sub_issue(self, repo: str, parent: int, child_id: int) -> None:
         """Link an issue (by its id, not number) under `parent`; linking twice is fine."""

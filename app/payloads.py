@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict
 
 # Events the worker acts on; anything else is answered and not stored.
 HANDLED_EVENTS = frozenset(
-    {"issues", "issue_comment", "sub_issues", "installation", "installation_repositories"}
+    {
+        "issues",
+        "issue_comment",
+        "sub_issues",
+        "installation",
+        "installation_repositories",
+        "push",  # a change to .github/incidents.yml
+    }
 )
 
 

@@ -69,6 +69,14 @@ class AddSubIssueLabels:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Assign:
+    """Change the issue's assignees: add some, remove others, leave the rest alone."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
 def opened(key: str) -> str:
     """A placeholder for the number of the issue an OpenIssue with `key` creates."""
     return f"\u27e6opened:{key}\u27e7"
@@ -82,5 +90,6 @@ Effect = (
     | OpenIssue
     | LabelOpenSubIssues
     | AddSubIssueLabels
+    | Assign
 )
 Plan = tuple[Effect, ...]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app import builtin_commands  # noqa: F401  (registers the commands)
@@ -23,15 +23,23 @@ from app.permissions import PermissionCache
 from app.plan import OpenIssue
 from app.records import Incident
 from app.store import IncidentStore
+from app.transitions import RECURRENCE_WINDOW
 
 log = logging.getLogger(__name__)
 
 SchemeLookup = Callable[[Client, str], Awaitable[LabelScheme]]
+WindowLookup = Callable[[Client, str], Awaitable[timedelta]]
 AfterChange = Callable[[Client, Incident | None, Incident], Awaitable[None]]
+# Tried before the built-in handling of its event; an outcome ends it, None passes it on.
+EventHandler = Callable[[Delivery, Event], Awaitable[str | None]]
 
 
 async def default_scheme(_client: Client, _repo: str) -> LabelScheme:
     return DEFAULT_LABELS
+
+
+async def default_window(_client: Client, _repo: str) -> timedelta:
+    return RECURRENCE_WINDOW
 
 
 def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
@@ -52,9 +60,13 @@ class Responder:
     github: GitHubApp
     store: IncidentStore
     scheme_for: SchemeLookup = default_scheme
+    # The repo's recurrence window (`recurrence_window` in its config).
+    window_for: WindowLookup = default_window
     permissions: PermissionCache = field(default_factory=PermissionCache)
     # Called after each saved change, in order, with (client, before, after).
     after_change: list[AfterChange] = field(default_factory=list)
+    # Extra handlers per event name (config pushes, retrospectives, comment times).
+    handlers: dict[str, list[EventHandler]] = field(default_factory=dict)
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
@@ -68,6 +80,10 @@ class Responder:
 
     async def _route(self, delivery: Delivery) -> str:
         event = Event.model_validate_json(delivery.payload)
+        for extra in self.handlers.get(delivery.event, []):
+            outcome = await extra(delivery, event)
+            if outcome is not None:
+                return outcome
         if delivery.event == "issues":
             return await self.on_issue_event(delivery, event)
         if delivery.event == "issue_comment":
@@ -113,7 +129,8 @@ class Responder:
         if incident is None:
             data = await apply_form_answers(client, repo, data, scheme)
         issue = issue_from_api(repo, event.repository.id, data)
-        return Turn(client, event.installation.id, scheme, hint, issue, incident)
+        window = await self.window_for(client, repo)
+        return Turn(client, event.installation.id, scheme, hint, issue, incident, window)
 
     async def _carry_out(self, turn: Turn, decision: Decision, delivery: Delivery) -> str:
         """Apply a decision's plan, then save the record (and any incident it opened)."""
@@ -157,7 +174,9 @@ class Responder:
         if not await self._may_be_incident(event):
             return "not an incident"
         turn = await self._turn(delivery, event, hint)
-        decision = reconcile_issue(hint, turn.issue, turn.incident, turn.scheme)
+        decision = reconcile_issue(
+            hint, turn.issue, turn.incident, turn.scheme, window=turn.recurrence_window
+        )
         if decision.incident is None:
             return "not an incident"
         return await self._carry_out(turn, decision, delivery)
@@ -232,7 +251,13 @@ class Responder:
             turn.client, turn.issue.repo, author.login
         )
         ctx = CommandContext(
-            hint, turn.issue, turn.incident, turn.scheme, event.comment.id, permitted
+            hint,
+            turn.issue,
+            turn.incident,
+            turn.scheme,
+            event.comment.id,
+            permitted,
+            recurrence_window=turn.recurrence_window,
         )
         outcome = await self._carry_out(turn, run_commands(commands, ctx), delivery)
         return f"commands {','.join(c.name for c in commands)}: {outcome}"
@@ -248,6 +273,7 @@ class Turn:
     hint: Hint
     issue: Issue
     incident: Incident | None
+    recurrence_window: timedelta = RECURRENCE_WINDOW
 
 
 async def apply_form_answers(

@@ -11,7 +11,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.bookkeeping import Bookkeeping
 from app.db import create_schema, make_engine
+from app.followup import install as install_followup
 from app.github import GitHubApp
 from app.inbox import Inbox
 from app.metrics import Metrics
@@ -56,6 +58,9 @@ class Services:
     async def close(self) -> None:
         if self.worker is not None:
             await self.worker.stop()
+        reminders = self.extras.get("reminders")
+        if reminders is not None:
+            await reminders.stop()
         await self.engine.dispose()
 
 
@@ -73,6 +78,7 @@ async def build_services(
     github: GitHubApp | None = None
     responder: Responder | None = None
     worker: Worker | None = None
+    extras: dict[str, Any] = {}
     private_key = settings.app_private_key()
     if settings.app_id and private_key:
         github = GitHubApp(
@@ -85,6 +91,13 @@ async def build_services(
         )
         responder = Responder(github=github, store=store)
         responder.after_change.append(metrics.incident_changed)
+        followup, reminders = install_followup(
+            responder,
+            Bookkeeping(engine),
+            config_ttl_seconds=settings.config_ttl_seconds,
+            reminder_interval_seconds=settings.reminder_interval_seconds,
+        )
+        extras.update(followup=followup, reminders=reminders)
         worker = Worker(
             inbox,
             responder.handle,
@@ -100,6 +113,7 @@ async def build_services(
                 # SQLite means one instance: whatever it had claimed died with the last run.
                 await inbox.release_all()
             worker.start()
+            reminders.start()
     else:
         log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")
     return Services(
@@ -110,6 +124,7 @@ async def build_services(
         github,
         responder,
         worker,
+        extras,
         metrics=metrics,
         github_transport=github_transport,
     )

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # Longest wait the GitHub client sleeps in place; longer waits defer the delivery.
     max_inline_wait_seconds: float = 10.0
     max_body_bytes: int = 5 * 1024 * 1024
+    # How long a repo's .github/incidents.yml is trusted before it is checked again (ETag).
+    config_ttl_seconds: float = 300.0
+    # How often the scheduler looks for incidents whose update is overdue.
+    reminder_interval_seconds: float = 60.0
 
     @field_validator("private_key")
     @classmethod

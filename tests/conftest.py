@@ -189,7 +189,13 @@ class Harness:
         return set(self.fake.issue(repo, number).labels)
 
     def bot_comments(self, number: int, repo: str = "octo/ops") -> list[str]:
-        return [c.body for c in self.fake.comments_on(repo, number) if c.user.endswith("[bot]")]
+        """The app's replies, without the status comment it keeps on every incident."""
+        return self.fake.bot_replies(repo, number)
+
+    def incident_issues(self, repo: str = "octo/ops") -> list[int]:
+        """Numbers of the issues labelled `incident` (not retrospectives or other work)."""
+        issues = self.fake.repos[repo].issues.values()
+        return [i.number for i in issues if "incident" in i.labels]
 
     async def record(self, number: int, repo: str = "octo/ops") -> Incident | None:
         return await self.services.store.load(self.fake.repo(repo).id, number)

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 APP_SLUG = "incident-flow"
 BOT_LOGIN = f"{APP_SLUG}[bot]"
+STATUS_MARKER = "<!-- incident-flow:status -->"
 
 
 def iso(moment: datetime) -> str:
@@ -170,6 +171,17 @@ class FakeGitHub:
     def comments_on(self, full_name: str, number: int) -> list[FakeComment]:
         repo = self.repos[full_name]
         return [c for c in repo.comments.values() if c.issue_number == number]
+
+    def bot_replies(self, full_name: str, number: int) -> list[str]:
+        """The app's comments on an issue, except the status comment it edits in place."""
+        return [
+            c.body
+            for c in self.comments_on(full_name, number)
+            if c.user == BOT_LOGIN and STATUS_MARKER not in c.body
+        ]
+
+    def status_comments(self, full_name: str, number: int) -> list[FakeComment]:
+        return [c for c in self.comments_on(full_name, number) if STATUS_MARKER in c.body]
 
     def fail(
         self,
@@ -340,6 +352,32 @@ class FakeGitHub:
             )
         ]
 
+    def edit_comment(
+        self, full_name: str, comment_id: int, body: str | None, *, actor: str = "alice"
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Edit a comment by hand, or delete it (body None): the delivery GitHub sends."""
+        repo = self.repos[full_name]
+        comment = repo.comments[comment_id]
+        self.tick()
+        if body is None:
+            del repo.comments[comment_id]
+        else:
+            comment.body = body
+            comment.updated_at = self.now
+        issue = repo.issues[comment.issue_number]
+        return [
+            (
+                "issue_comment",
+                self.event_payload(
+                    repo,
+                    actor,
+                    action="deleted" if body is None else "edited",
+                    issue=self.issue_payload(repo, issue),
+                    comment=self.comment_payload(repo, comment),
+                ),
+            )
+        ]
+
     def set_state(
         self,
         full_name: str,
@@ -386,6 +424,8 @@ class FakeGitHub:
             Route(r + "/issues/{num:int}/comments", self.create_comment, methods=["POST"]),
             Route(r + "/issues/{num:int}/sub_issues", self.add_sub_issue, methods=["POST"]),
             Route(r + "/issues/{num:int}/sub_issues", self.list_sub_issues, methods=["GET"]),
+            Route(r + "/issues/{num:int}/assignees", self.add_assignees, methods=["POST"]),
+            Route(r + "/issues/{num:int}/assignees", self.remove_assignees, methods=["DELETE"]),
             Route(r + "/collaborators/{user}/permission", self.permission, methods=["GET"]),
             Route(r + "/contents/{path:path}", self.get_content, methods=["GET"]),
             Route(r + "/labels", self.list_labels, methods=["GET"]),
@@ -644,6 +684,45 @@ class FakeGitHub:
         repo, parent = self._issue(request)
         children = [i for i in repo.issues.values() if i.id in parent.sub_issues]
         return JSONResponse([self.issue_payload(repo, c) for c in children])
+
+    async def add_assignees(self, request: Request) -> Response:
+        repo, issue = self._issue(request)
+        data = await request.json()
+        self.tick(seconds=0.001)
+        for login in data.get("assignees") or []:
+            if login.casefold() not in {a.casefold() for a in issue.assignees}:
+                issue.assignees.append(login)
+                issue.updated_at = self.now
+                self._echo(repo, issue, "assigned", assignee=self.user_payload(login))
+        return JSONResponse(self.issue_payload(repo, issue), 201)
+
+    async def remove_assignees(self, request: Request) -> Response:
+        repo, issue = self._issue(request)
+        data = await request.json()
+        self.tick(seconds=0.001)
+        gone = {login.casefold() for login in data.get("assignees") or []}
+        for login in [a for a in issue.assignees if a.casefold() in gone]:
+            issue.assignees.remove(login)
+            issue.updated_at = self.now
+            self._echo(repo, issue, "unassigned", assignee=self.user_payload(login))
+        return JSONResponse(self.issue_payload(repo, issue))
+
+    def push_file(
+        self, full_name: str, path: str, text: str | None, *, actor: str = "alice"
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Commit a file to the default branch (None deletes it): the push delivery."""
+        repo = self.repo(full_name)
+        kind = "removed" if text is None else ("modified" if path in repo.files else "added")
+        if text is None:
+            repo.files.pop(path, None)
+        else:
+            repo.files[path] = text
+        self.tick()
+        commit = {"id": uuid.uuid4().hex, "added": [], "modified": [], "removed": []}
+        commit[kind] = [path]
+        payload = self.event_payload(repo, actor, ref="refs/heads/main", commits=[commit])
+        payload["repository"] = {**repo.payload, "default_branch": "main"}
+        return [("push", payload)]
 
     async def permission(self, request: Request) -> Response:
         repo = self._repo(request)

@@ -186,7 +186,7 @@ async def test_recurrence_within_48_hours_same_issue(h: Harness) -> None:
     h.fake.tick(hours=47)
     await say(h, number, "/recurred")
     assert h.labels(number) == {"incident", "severity:1", SP}
-    assert len(h.fake.repos[REPO].issues) == 1
+    assert len(h.incident_issues()) == 1
 
 
 async def test_recurrence_after_50_hours_opens_a_new_incident(h: Harness) -> None:
@@ -212,7 +212,7 @@ async def test_recurrence_by_label_after_50_hours_reverts_and_opens_new(h: Harne
     await h.run(h.fake.label(REPO, number, add=[SP], remove=[RS]))
     await h.echo()
     assert h.labels(number) == {"incident", "severity:1", RS}
-    assert len(h.fake.repos[REPO].issues) == 2
+    assert len(h.incident_issues()) == 2
 
 
 async def test_recurrence_decided_by_github_time_not_processing_time(h: Harness) -> None:
@@ -223,7 +223,7 @@ async def test_recurrence_decided_by_github_time_not_processing_time(h: Harness)
     h.fake.tick(hours=10)  # the delivery is processed long after the comment was made
     await h.run(deliveries)
     assert h.labels(number) == {"incident", "severity:1", SP}
-    assert len(h.fake.repos[REPO].issues) == 1
+    assert len(h.incident_issues()) == 1
 
 
 async def test_recurrence_of_reviewed_incident_is_new(h: Harness) -> None:
@@ -233,7 +233,7 @@ async def test_recurrence_of_reviewed_incident_is_new(h: Harness) -> None:
     h.fake.tick(hours=1)
     await say(h, number, "/recurred")
     assert h.labels(number) == {"incident", "severity:1", RV}
-    assert len(h.fake.repos[REPO].issues) == 2
+    assert len(h.incident_issues()) == 2
 
 
 async def test_closing_an_unresolved_incident_is_undone(h: Harness) -> None:

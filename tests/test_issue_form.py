@@ -59,4 +59,4 @@ async def test_issue_opened_from_the_form_is_recorded_with_its_answers(harness: 
     assert incident.severity == 2
     assert incident.status.value == "stabilized"
     assert set(issue.labels) == {"incident", "severity:2", "status:stabilized"}
-    assert harness.fake.comments_on("octo/ops", issue.number) == []  # no "needs severity"
+    assert harness.bot_comments(issue.number) == []  # no "needs severity"

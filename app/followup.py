@@ -1,0 +1,240 @@
+"""The shell after each change: repo config, the lead, retrospectives and the status comment."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from app import followup_commands  # noqa: F401  (registers /lead, /timeline, /retro)
+from app.apply import apply_plan
+from app.bookkeeping import Bookkeeping
+from app.commands import REGISTRY
+from app.config import ConfigCache, LoadedConfig, format_errors, push_touches_config
+from app.decide import Hint
+from app.github import Client, GitHubRefused, marker
+from app.inbox import Delivery
+from app.leads import pick_lead
+from app.lifecycle import Status
+from app.payloads import Event
+from app.plan import Assign
+from app.records import Incident, TimelineEntry
+from app.reminders import ReminderScheduler
+from app.responder import Responder, Turn, event_time, issue_from_api
+from app.retrospectives import retro_completed, retrospective_issue, wants_retro
+from app.status_comment import STATUS_KEY, commands_for_moves, render_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FollowUp:
+    responder: Responder
+    configs: ConfigCache
+    books: Bookkeeping
+
+    # After every saved change ------------------------------------------------------
+
+    async def after_change(self, client: Client, before: Incident | None, after: Incident) -> None:
+        loaded = await self.configs.get(client, after.repo)
+        await self._report_config(client, after, loaded)
+        if after.managed and after.lead is None:
+            after = await self._choose_lead(client, after, loaded)
+        if wants_retro(before, after, loaded.config):
+            after = await self.ensure_retro(client, after)
+        await self.refresh_status(client, after)
+
+    async def _report_config(
+        self, client: Client, incident: Incident, loaded: LoadedConfig
+    ) -> None:
+        """Say what is wrong with an invalid config once per file version, on this incident."""
+        if loaded.valid:
+            return
+        async with self.books.once(f"config-error:{incident.repo_id}:{loaded.version}") as won:
+            if won:
+                await client.post_comment(
+                    incident.repo,
+                    incident.number,
+                    f"config-error:{loaded.version}",
+                    format_errors(loaded),
+                    check_first=True,
+                )
+
+    async def _choose_lead(
+        self, client: Client, incident: Incident, loaded: LoadedConfig
+    ) -> Incident:
+        choice = pick_lead(
+            at=incident.declared_at,
+            recorder=incident.declared_by,
+            config=loaded.config.lead,
+            last_led=await self.books.last_led(incident.repo_id),
+        )
+        if choice.login is None:
+            return incident
+        entry = TimelineEntry(
+            incident.declared_at,
+            await self.responder.github.bot_login(),
+            "lead",
+            f"Lead: {choice.login} ({choice.reason})",
+            to_value=choice.login,
+        )
+        chosen = replace(incident, lead=choice.login).noted(entry)
+        await self.responder.store.save(chosen)
+        await apply_plan(
+            client, incident.repo, incident.number, (Assign(add=(choice.login,)),), retrying=False
+        )
+        return chosen
+
+    async def ensure_retro(self, client: Client, incident: Incident) -> Incident:
+        """Open the retrospective once: the database remembers it, its marker finds it again."""
+        extras = await self.books.extras(incident.repo_id, incident.number)
+        if extras.retro_number is not None:
+            return incident
+        effect = retrospective_issue(incident)
+        # Always look for its marker first: the database may have lost what the issues keep.
+        applied = await apply_plan(client, incident.repo, incident.number, (effect,), retrying=True)
+        opened = applied.opened[effect.key]
+        number = int(opened["number"])
+        await self.books.set_retro(incident.repo_id, incident.number, number)
+        entry = TimelineEntry(
+            _github_time(opened.get("created_at"), incident.timeline[-1].at),
+            await self.responder.github.bot_login(),
+            "retro",
+            f"Retrospective #{number} opened",
+        )
+        noted = incident.noted(entry)
+        await self.responder.store.save(noted)
+        return noted
+
+    async def refresh_status(self, client: Client, incident: Incident) -> None:
+        """Edit the one status comment in place; post it again if it was lost."""
+        extras = await self.books.extras(incident.repo_id, incident.number)
+        scheme = (await self.configs.get(client, incident.repo)).config.scheme
+        text = render_status(
+            incident,
+            scheme,
+            commands=commands_for_moves(REGISTRY),
+            retro_number=extras.retro_number,
+        )
+        comment_id = extras.status_comment_id
+        if comment_id is None:
+            found = await client.find_comment(incident.repo, incident.number, STATUS_KEY)
+            comment_id = int(found["id"]) if found else None
+        if comment_id is not None:
+            try:
+                await client.update_comment(
+                    incident.repo, comment_id, f"{text}\n\n{marker(STATUS_KEY)}"
+                )
+            except GitHubRefused as exc:
+                if exc.status != 404:
+                    raise
+                comment_id = None  # deleted by hand: post it again
+        if comment_id is None:
+            posted = await client.post_comment(incident.repo, incident.number, STATUS_KEY, text)
+            comment_id = int(posted["id"])
+        if comment_id != extras.status_comment_id:
+            await self.books.set_status_comment(incident.repo_id, incident.number, comment_id)
+
+    # Deliveries ---------------------------------------------------------------------
+
+    async def on_push(self, delivery: Delivery, event: Event) -> str:
+        payload: dict[str, Any] = json.loads(delivery.payload)
+        if event.repository is None or not push_touches_config(payload):
+            return "push: config unchanged"
+        self.configs.invalidate(event.repository.full_name)
+        return "push: config will be read again"
+
+    async def on_comment(self, delivery: Delivery, event: Event) -> str | None:
+        """Note human comment times (for reminders); rebuild a hand-edited status comment."""
+        if (
+            event.issue is None
+            or event.comment is None
+            or event.repository is None
+            or event.installation is None
+            or event.issue.pull_request is not None
+        ):
+            return None
+        author = event.comment.user or event.sender
+        human = author is not None and author.type != "Bot" and not author.login.endswith("[bot]")
+        repo_id, number = event.repository.id, event.issue.number
+        if event.action == "created" and human and event.comment.created_at is not None:
+            await self.books.note_human_comment(repo_id, number, event.comment.created_at)
+            return None  # commands in it still run
+        if event.action in ("edited", "deleted") and not await self.responder.is_own(event):
+            extras = await self.books.extras(repo_id, number)
+            if extras.status_comment_id != event.comment.id:
+                return None
+            incident = await self.responder.store.load(repo_id, number)
+            if incident is None:
+                return None
+            client = self.responder.github.installation(event.installation.id)
+            await self.refresh_status(client, incident)
+            return f"status comment {event.action} by hand: rebuilt"
+        return None
+
+    async def on_issue(self, delivery: Delivery, event: Event) -> str | None:
+        """A retrospective closed as completed moves its incident to Reviewed."""
+        if (
+            event.action != "closed"
+            or event.issue is None
+            or event.repository is None
+            or event.installation is None
+        ):
+            return None
+        repo, repo_id = event.repository.full_name, event.repository.id
+        number = await self.books.incident_for_retro(repo_id, event.issue.number)
+        if number is None:
+            return None
+        if event.issue.state_reason != "completed":
+            return f"retrospective closed as {event.issue.state_reason}: no change"
+        incident = await self.responder.store.load(repo_id, number)
+        if incident is None:
+            return None
+        client = self.responder.github.installation(event.installation.id)
+        scheme = (await self.configs.get(client, repo)).config.scheme
+        hint = Hint(
+            event="issues",
+            action="closed",
+            actor=event.sender.login if event.sender else "unknown",
+            at=event_time(event, delivery.received_at),
+            delivery_id=delivery.delivery_id,
+            label=scheme.status_label(Status.REVIEWED),
+        )
+        issue = issue_from_api(repo, repo_id, await client.get_issue(repo, number))
+        decision = retro_completed(hint, issue, incident, scheme, event.issue.number)
+        turn = Turn(client, event.installation.id, scheme, hint, issue, incident)
+        outcome = await self.responder._carry_out(turn, decision, delivery)
+        return f"retrospective #{event.issue.number} completed: {outcome}"
+
+
+def _github_time(value: object, fallback: datetime) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return fallback
+
+
+def install(
+    responder: Responder,
+    books: Bookkeeping,
+    *,
+    config_ttl_seconds: float = 300.0,
+    reminder_interval_seconds: float = 60.0,
+) -> tuple[FollowUp, ReminderScheduler]:
+    """Wire config, leads, status comments, retrospectives and reminders into the responder."""
+    configs = ConfigCache(ttl=config_ttl_seconds)
+    followup = FollowUp(responder, configs, books)
+    responder.scheme_for = configs.scheme_for
+    responder.window_for = configs.window_for
+    responder.after_change.append(followup.after_change)
+    for name, handler in (
+        ("push", followup.on_push),
+        ("issue_comment", followup.on_comment),
+        ("issues", followup.on_issue),
+    ):
+        responder.handlers.setdefault(name, []).append(handler)
+    reminders = ReminderScheduler(
+        responder.github, books, configs, interval_seconds=reminder_interval_seconds
+    )
+    return followup, reminders
