@@ -1,27 +1,175 @@
-"""The command line: `serve` runs the service (what `make run` runs)."""
+"""The command line, `incident-flow` (or `python -m app`): the service and operator tools."""
 
 from __future__ import annotations
 
-import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
+import httpx
+import typer
 import uvicorn
 
-from app.settings import get_settings
+from app.github import GitHubApp
+from app.label_sync import sync_labels as sync_repo_labels
+from app.records import Incident
+from app.redeliver import parse_since, redeliver_failed
+from app.replay import render
+from app.replay import replay as replay_payload
+from app.services import Services, build_services
+from app.settings import Settings, get_settings
+from app.stats import humanize, ordered, status_since
+
+cli = typer.Typer(
+    name="incident-flow",
+    help="Incident Flow: incident response in GitHub issues.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Seams for tests: the settings, and how GitHub is reached (the fake, in tests).
+load_settings = get_settings
+github_transport: httpx.AsyncBaseTransport | None = None
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+async def _services(settings: Settings) -> Services:
+    return await build_services(settings, github_transport=github_transport, start_worker=False)
+
+
+def _app(services: Services) -> GitHubApp:
+    if services.github is None or services.responder is None:
+        fail("APP_ID and PRIVATE_KEY are not set (run `make run` and open / to register)")
+    assert services.github is not None
+    return services.github
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="port (default: PORT)")] = None,
+) -> None:
+    """Run the service (what `make run` runs)."""
+    settings = load_settings()
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a saved payload")],
+    event: Annotated[str, typer.Option("--event", help="X-GitHub-Event, e.g. issues")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="make no GitHub call")] = False,
+) -> None:
+    """Run a saved webhook payload through the decision core and print the plan."""
+    try:
+        result = asyncio.run(
+            replay_payload(
+                load_settings(), file, event, dry_run=dry_run, transport=github_transport
+            )
+        )
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+        return
+    typer.echo(render(result))
+
+
+@cli.command()
+def redeliver(
+    since: Annotated[str, typer.Option(help="how far back: 30m, 6h, 2d (GitHub keeps 3d)")] = "6h",
+) -> None:
+    """Ask GitHub to redeliver the App's failed deliveries that never reached the inbox."""
+    try:
+        span = parse_since(since)
+    except ValueError as exc:
+        fail(str(exc))
+        return
+
+    async def run() -> str:
+        services = await _services(load_settings())
+        try:
+            report = await redeliver_failed(_app(services), services.inbox, span)
+        finally:
+            await services.close()
+        lines = [report.summary(), *(f"  redelivered {guid}" for guid in report.requested)]
+        lines += [f"  error {error}" for error in report.errors]
+        return "\n".join(lines)
+
+    typer.echo(asyncio.run(run()))
+
+
+@cli.command("sync-labels")
+def sync_labels(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
+    """Create the labels the repository's config needs and fix ours; never deletes any."""
+    if repo.count("/") != 1:
+        fail("give the repository as OWNER/REPO")
+
+    async def run() -> list[str]:
+        services = await _services(load_settings())
+        try:
+            github = _app(services)
+            found = await github.app_client().request("GET", f"/repos/{repo}/installation")
+            client = github.installation(int(found["id"]))
+            assert services.responder is not None
+            scheme = await services.responder.scheme_for(client, repo)
+            return await sync_repo_labels(client, repo, scheme)
+        finally:
+            await services.close()
+
+    changes = asyncio.run(run())
+    typer.echo("\n".join(changes) if changes else f"{repo}: labels already in step")
+
+
+@cli.command()
+def incidents(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
+    """The repository's incidents as a table: open first, by severity, then age."""
+
+    async def run() -> str:
+        services = await _services(load_settings())
+        try:
+            found = await services.store.all(repo=repo)
+        finally:
+            await services.close()
+        return incident_table(found)
+
+    typer.echo(asyncio.run(run()))
+
+
+def incident_table(found: list[Incident]) -> str:
+    now = datetime.now(UTC)
+    rows = [("#", "SEV", "STATUS", "FOR", "LEAD", "RECORDED (UTC)", "TITLE")]
+    for incident in ordered(found):
+        rows.append(
+            (
+                str(incident.number),
+                str(int(incident.severity)) if incident.severity else "-",
+                incident.status.display,
+                humanize(now - status_since(incident)),
+                incident.lead or "-",
+                f"{incident.declared_at:%Y-%m-%d %H:%M}",
+                incident.title,
+            )
+        )
+    if len(rows) == 1:
+        return "no incidents recorded"
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="incident-flow", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        settings = get_settings()
-        uvicorn.run(
-            "app.main:app",
-            host=args.host,
-            port=args.port or settings.port,
-            log_config=None,
-            proxy_headers=True,
-        )
+    cli(args=argv if argv is not None else sys.argv[1:], prog_name="incident-flow")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
@@ -59,6 +59,16 @@ def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float
         return max(0.0, reset - (now if now is not None else time.time())) + 1.0
     if response.status_code == 429 or "rate limit" in response.text.lower():
         return 60.0
+    return None
+
+
+def next_cursor(link: str) -> str | None:
+    """The `cursor` of a Link header's rel="next" URL, if there is one."""
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            url = part.split(";")[0].strip().strip("<>")
+            values = parse_qs(urlsplit(url).query).get("cursor")
+            return values[0] if values else None
     return None
 
 
@@ -206,6 +216,18 @@ class Client:
             if before_retry is not None and (found := await before_retry()) is not None:
                 return found
         raise AssertionError("unreachable")
+
+    async def cursor_pages(self, path: str, **params: Any) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of a cursor-paginated list (e.g. `/app/hook/deliveries`), following Link."""
+        query: dict[str, Any] = {**params, "per_page": 100}
+        while True:
+            response = await self._request("GET", path, params=query, want_response=True)
+            batch = response.json() if response.content else []
+            yield list(batch or [])
+            cursor = next_cursor(response.headers.get("link", ""))
+            if not batch or cursor is None:
+                return
+            query = {**query, "cursor": cursor}
 
     async def paginate(self, path: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of a list endpoint, 100 a page."""

@@ -59,23 +59,10 @@ def describe(change: LabelChange) -> str:
     return f"updated {change.name} (#{change.spec.color}, {change.spec.description!r})"
 
 
-async def list_labels(client: Client, repo: str) -> list[dict[str, Any]]:
-    labels: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        batch = await client.request(
-            "GET", f"/repos/{repo}/labels", params={"per_page": 100, "page": page}
-        )
-        labels.extend(batch or [])
-        if not batch or len(batch) < 100:
-            return labels
-        page += 1
-
-
 async def sync_labels(client: Client, repo: str, scheme: LabelScheme) -> list[str]:
     """Bring a repository's labels in line with the scheme; returns what was changed."""
     done: list[str] = []
-    for change in plan_labels(await list_labels(client, repo), scheme.specs()):
+    for change in plan_labels(await client.paginate(f"/repos/{repo}/labels"), scheme.specs()):
         fields = {"color": change.spec.color, "description": change.spec.description}
         if isinstance(change, CreateLabel):
             try:

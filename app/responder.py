@@ -163,14 +163,7 @@ class Responder:
         # Our own changes come back as webhooks; they were decided already. No loops.
         if await self.is_own(event):
             return "echo"
-        hint = Hint(
-            event="issues",
-            action=event.action or "",
-            actor=event.sender.login if event.sender else "unknown",
-            at=event_time(event, delivery.received_at),
-            delivery_id=delivery.delivery_id,
-            label=event.label.name if event.label else None,
-        )
+        hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
         if not await self._may_be_incident(event):
             return "not an incident"
         turn = await self._turn(delivery, event, hint)
@@ -205,13 +198,7 @@ class Responder:
             return "ignored: incomplete payload"
         if await self.is_own(event):
             return "echo"
-        hint = Hint(
-            event="sub_issues",
-            action="sub_issue_added",
-            actor=event.sender.login if event.sender else "unknown",
-            at=event.parent_issue.updated_at or delivery.received_at,
-            delivery_id=delivery.delivery_id,
-        )
+        hint = hint_for("sub_issues", event, delivery.delivery_id, delivery.received_at)
         turn = await self._turn(delivery, event, hint)
         if turn.incident is None:
             return "not an incident"
@@ -238,13 +225,7 @@ class Responder:
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         if not commands:
             return "no commands"
-        hint = Hint(
-            event="issue_comment",
-            action="created",
-            actor=author.login,
-            at=event_time(event, delivery.received_at),
-            delivery_id=delivery.delivery_id,
-        )
+        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
         turn = await self._turn(delivery, event, hint)
         needs_triage = any(REGISTRY[c.name].who != "anyone" for c in commands)
         permitted = needs_triage and await self.permissions.may_triage(
@@ -288,6 +269,24 @@ async def apply_form_answers(
         return data
     await client.add_labels(repo, int(data["number"]), wanted)
     return {**data, "labels": [*data.get("labels", []), *({"name": n} for n in wanted)]}
+
+
+def hint_for(event_name: str, event: Event, delivery_id: str, received_at: datetime) -> Hint:
+    """What a delivery says happened, for the core (also used by `incident-flow replay`)."""
+    actor = event.sender.login if event.sender else "unknown"
+    if event_name == "issue_comment" and event.comment is not None and event.comment.user:
+        actor = event.comment.user.login
+    at = event_time(event, received_at)
+    if event_name == "sub_issues" and event.parent_issue is not None:
+        at = event.parent_issue.updated_at or received_at
+    return Hint(
+        event=event_name,
+        action=event.action or "",
+        actor=actor,
+        at=at,
+        delivery_id=delivery_id,
+        label=event.label.name if event.label else None,
+    )
 
 
 def event_time(event: Event, fallback: datetime) -> datetime:

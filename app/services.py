@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +20,7 @@ from app.followup import install as install_followup
 from app.github import GitHubApp
 from app.inbox import Inbox
 from app.metrics import Metrics
+from app.redeliver import keep_redelivering
 from app.responder import Responder
 from app.settings import Settings
 from app.store import IncidentStore
@@ -38,6 +42,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     # How routes reach GitHub outside the App's clients (manifest conversion, OAuth).
     github_transport: httpx.AsyncBaseTransport | None = None
+    # Long-running jobs of this instance (periodic redelivery), cancelled on close.
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def notify_worker(self) -> None:
         if self.worker is not None:
@@ -56,6 +62,11 @@ class Services:
             return False
 
     async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self.worker is not None:
             await self.worker.stop()
         reminders = self.extras.get("reminders")
@@ -79,6 +90,7 @@ async def build_services(
     responder: Responder | None = None
     worker: Worker | None = None
     extras: dict[str, Any] = {}
+    background: list[asyncio.Task[None]] = []
     private_key = settings.app_private_key()
     if settings.app_id and private_key:
         github = GitHubApp(
@@ -114,6 +126,17 @@ async def build_services(
                 await inbox.release_all()
             worker.start()
             reminders.start()
+            background.append(
+                asyncio.create_task(
+                    keep_redelivering(
+                        github,
+                        inbox,
+                        timedelta(hours=settings.redeliver_since_hours),
+                        settings.redeliver_every_hours * 3600,
+                    ),
+                    name="redelivery",
+                )
+            )
     else:
         log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")
     return Services(
@@ -127,4 +150,5 @@ async def build_services(
         extras,
         metrics=metrics,
         github_transport=github_transport,
+        background=background,
     )

@@ -1,0 +1,160 @@
+"""The command line through typer's runner, against the fake GitHub and a real database."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from app import cli
+from app.db import create_schema, make_engine
+from app.inbox import Envelope, Inbox
+from app.settings import Settings
+from app.store import IncidentStore
+from tests.fake_github import FakeGitHub
+from tests.seed import PUBLIC, seed
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch, settings_for, fake: FakeGitHub) -> Settings:  # type: ignore[no-untyped-def]
+    settings: Settings = settings_for()
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+    monkeypatch.setattr(cli, "github_transport", httpx.ASGITransport(app=fake))
+    return settings
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(cli.cli, list(args))
+    return result.exit_code, result.output
+
+
+def save(tmp_path: Path, payload: dict[str, object], name: str = "payload.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(payload))
+    return str(path)
+
+
+def test_replay_dry_run_prints_the_plan_and_calls_nobody(
+    configured: Settings, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    _issue, events = fake.open_issue(PUBLIC, labels=["incident", "severity:1"])
+    code, out = run("replay", save(tmp_path, events[0][1]), "--event", "issues", "--dry-run")
+    assert code == 0, out
+    assert "issues opened by alice" in out
+    assert "labels: incident, severity:1" in out
+    assert "add labels status:stabilization-pending" in out
+    assert "declared: Recorded as Stabilization pending, severity 1" in out
+    assert "dry run: no GitHub call" in out
+    assert fake.calls == []
+
+
+def test_replay_reads_the_issue_now_and_changes_nothing(
+    configured: Settings, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    issue, events = fake.open_issue(PUBLIC, labels=["incident"])
+    issue.labels.append("severity:2")  # changed since the delivery: the replay reads it
+    code, out = run("replay", save(tmp_path, events[0][1]), "--event", "issues")
+    assert code == 0, out
+    assert "labels: incident, severity:2" in out
+    assert "severity 2" in out
+    assert fake.calls and fake.writes() == []
+
+
+def test_replay_a_command_comment(configured: Settings, fake: FakeGitHub, tmp_path: Path) -> None:
+    issue, _ = fake.open_issue(PUBLIC, labels=["bug"])
+    comment = fake.comment(PUBLIC, issue.number, "Looks bad.\n/incident 1")
+    code, out = run(
+        "replay", save(tmp_path, comment[0][1]), "--event", "issue_comment", "--dry-run"
+    )
+    assert code == 0, out
+    assert "add labels" in out and "severity:1" in out
+    assert "taken to have triage permission" in out
+
+
+def test_replay_of_an_installation_lists_the_label_changes(
+    configured: Settings, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    events = fake.installation_event([PUBLIC])
+    code, out = run("replay", save(tmp_path, events[0][1]), "--event", "installation")
+    assert code == 0, out
+    assert "octo/ops: would have created status:stabilized" in out
+    assert fake.writes() == []
+
+
+def test_replay_needs_the_app_unless_dry(
+    monkeypatch: pytest.MonkeyPatch,
+    settings_for,
+    fake: FakeGitHub,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(cli, "load_settings", lambda: settings_for(app_id=None, private_key=None))
+    _issue, events = fake.open_issue(PUBLIC, labels=["incident"])
+    code, out = run("replay", save(tmp_path, events[0][1]), "--event", "issues")
+    assert code == 2
+    assert "--dry-run" in out
+
+
+def test_sync_labels(configured: Settings, fake: FakeGitHub) -> None:
+    fake.repo(PUBLIC).labels["bug"] = {"id": 1, "name": "bug", "color": "f00", "description": ""}
+    code, out = run("sync-labels", PUBLIC)
+    assert code == 0, out
+    assert "created incident (#d93f0b)" in out
+    assert fake.repo(PUBLIC).labels["bug"]["color"] == "f00"
+    code, out = run("sync-labels", PUBLIC)
+    assert out.strip() == "octo/ops: labels already in step"
+    assert run("sync-labels", "not-a-repo")[0] == 2
+
+
+def test_incidents_table(configured: Settings, fake: FakeGitHub) -> None:
+    async def seed_database() -> None:
+        engine = make_engine(configured.async_database_url)
+        await create_schema(engine)
+        await seed(IncidentStore(engine), fake, datetime.now(UTC))
+        await engine.dispose()
+
+    asyncio.run(seed_database())
+    code, out = run("incidents", PUBLIC)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].split() == ["#", "SEV", "STATUS", "FOR", "LEAD", "RECORDED", "(UTC)", "TITLE"]
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "5", "4", "3"]
+    assert "Payment" not in out  # another repository's
+    assert run("incidents", "octo/none")[1].strip() == "no incidents recorded"
+
+
+def test_redeliver_requests_only_what_never_arrived(configured: Settings, fake: FakeGitHub) -> None:
+    lost = fake.log_delivery("lost", ok=False, hours_ago=2)
+    fake.log_delivery("lost", ok=False, hours_ago=1.5)  # a failed retry of the same
+    fake.log_delivery("recovered", ok=False, hours_ago=2)
+    fake.log_delivery("recovered", ok=True, hours_ago=1)
+    fake.log_delivery("held", ok=False, hours_ago=1)
+    fake.log_delivery("too-old", ok=False, hours_ago=30)
+    for n in range(150):  # enough successful ones to need a second page
+        fake.log_delivery(f"fine-{n}", ok=True, hours_ago=0.5)
+
+    async def hold() -> None:
+        engine = make_engine(configured.async_database_url)
+        await create_schema(engine)
+        await Inbox(engine).store(Envelope("held", "issues", "opened", 1, PUBLIC, "1#1", "{}"))
+        await engine.dispose()
+
+    asyncio.run(hold())
+    code, out = run("redeliver", "--since", "6h")
+    assert code == 0, out
+    assert "1 redelivered" in out and "1 already in the inbox" in out
+    assert fake.redelivered == [lost["id"] + 1]  # the newest attempt of the lost GUID
+    assert "redelivered lost" in out
+    pages = [c for c in fake.calls if c.path == "/app/hook/deliveries"]
+    assert len(pages) == 2
+    # Once redelivered, GitHub logs the success: a second run asks for nothing.
+    assert "0 redelivered" in run("redeliver")[1]
+
+
+def test_redeliver_rejects_a_bad_span(configured: Settings) -> None:
+    code, out = run("redeliver", "--since", "soon")
+    assert code == 2 and "not a duration" in out
