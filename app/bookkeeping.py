@@ -64,7 +64,9 @@ class Bookkeeping:
         return Extras(row["status_comment_id"], row["last_human_comment_at"], row["retro_number"])
 
     async def _upsert(self, repo_id: int, number: int, **values: Any) -> None:
-        stmt = self._insert(incident_extras).values(repo_id=repo_id, number=number, **values)
+        stmt = self._insert(incident_extras).values(
+            repo_id=repo_id, number=number, **{"followup_due": False, **values}
+        )
         stmt = stmt.on_conflict_do_update(index_elements=["repo_id", "number"], set_=values)
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
@@ -75,10 +77,25 @@ class Bookkeeping:
     async def set_retro(self, repo_id: int, number: int, retro_number: int) -> None:
         await self._upsert(repo_id, number, retro_number=retro_number)
 
+    async def set_due(self, repo_id: int, number: int, due: bool) -> None:
+        await self._upsert(repo_id, number, followup_due=due)
+
+    async def due(self) -> list[tuple[int, int, int]]:
+        """(repo_id, number, installation_id) of incidents whose follow-up did not finish."""
+        query = (
+            select(incidents.c.repo_id, incidents.c.number, incidents.c.installation_id)
+            .select_from(_with_extras(outer=False))
+            .where(
+                incident_extras.c.followup_due.is_(True), incidents.c.installation_id.is_not(None)
+            )
+        )
+        async with self.engine.connect() as conn:
+            return [(int(a), int(b), int(c)) for a, b, c in (await conn.execute(query)).all()]
+
     async def note_human_comment(self, repo_id: int, number: int, at: datetime) -> None:
         """Keep the latest human comment time; deliveries may come late or out of order."""
         stmt = self._insert(incident_extras).values(
-            repo_id=repo_id, number=number, last_human_comment_at=at
+            repo_id=repo_id, number=number, last_human_comment_at=at, followup_due=False
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["repo_id", "number"],
@@ -132,15 +149,7 @@ class Bookkeeping:
                 incidents.c.installation_id,
                 incident_extras.c.last_human_comment_at,
             )
-            .select_from(
-                incidents.outerjoin(
-                    incident_extras,
-                    and_(
-                        incident_extras.c.repo_id == incidents.c.repo_id,
-                        incident_extras.c.number == incidents.c.number,
-                    ),
-                )
-            )
+            .select_from(_with_extras(outer=True))
             .where(
                 incidents.c.managed.is_(True),
                 incidents.c.status.not_in((Status.RESOLVED.value, Status.REVIEWED.value)),
@@ -204,3 +213,12 @@ class Bookkeeping:
         async with self.engine.begin() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+
+def _with_extras(*, outer: bool) -> Any:
+    """Incidents joined with what we keep beside them (outer: also those with nothing kept)."""
+    on = and_(
+        incident_extras.c.repo_id == incidents.c.repo_id,
+        incident_extras.c.number == incidents.c.number,
+    )
+    return incidents.join(incident_extras, on, isouter=outer)

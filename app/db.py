@@ -125,6 +125,8 @@ incident_extras = Table(
     Column("status_comment_id", BigInteger),
     Column("last_human_comment_at", UTCDateTime),
     Column("retro_number", Integer),
+    # Set while the after-change work runs: left set by a failure, it is caught up later.
+    Column("followup_due", Boolean, nullable=False, default=False),
 )
 Index("ix_incident_extras_retro", incident_extras.c.repo_id, incident_extras.c.retro_number)
 

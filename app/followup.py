@@ -38,6 +38,14 @@ class FollowUp:
     # After every saved change ------------------------------------------------------
 
     async def after_change(self, client: Client, before: Incident | None, after: Incident) -> None:
+        # A failure below leaves the flag set; `catch_up` finishes the work a minute later,
+        # since a retried delivery finds the record saved and changes nothing.
+        await self.books.set_due(after.repo_id, after.number, True)
+        await self.follow(client, before, after)
+        await self.books.set_due(after.repo_id, after.number, False)
+
+    async def follow(self, client: Client, before: Incident | None, after: Incident) -> None:
+        """Config report, lead, retrospective and status comment for a changed incident."""
         loaded = await self.configs.get(client, after.repo)
         await self._report_config(client, after, loaded)
         if after.managed and after.lead is None:
@@ -137,6 +145,24 @@ class FollowUp:
         if comment_id != extras.status_comment_id:
             await self.books.set_status_comment(incident.repo_id, incident.number, comment_id)
 
+    async def catch_up(self) -> list[str]:
+        """Finish the follow-up of changes whose hook failed; returns "repo_id#number" done."""
+        done: list[str] = []
+        for repo_id, number, installation_id in await self.books.due():
+            incident = await self.responder.store.load(repo_id, number)
+            if incident is None:
+                continue
+            client = self.responder.github.installation(installation_id)
+            try:
+                # Without the change at hand, the retrospective is decided from the state.
+                await self.follow(client, None, incident)
+            except Exception:
+                log.exception("follow-up of %s#%s failed again", incident.repo, number)
+                continue
+            await self.books.set_due(repo_id, number, False)
+            done.append(f"{repo_id}#{number}")
+        return done
+
     # Deliveries ---------------------------------------------------------------------
 
     async def on_push(self, delivery: Delivery, event: Event) -> str:
@@ -235,6 +261,10 @@ def install(
     ):
         responder.handlers.setdefault(name, []).append(handler)
     reminders = ReminderScheduler(
-        responder.github, books, configs, interval_seconds=reminder_interval_seconds
+        responder.github,
+        books,
+        configs,
+        interval_seconds=reminder_interval_seconds,
+        jobs=[followup.catch_up],
     )
     return followup, reminders

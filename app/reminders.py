@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.bookkeeping import Bookkeeping, OpenIncident
 from app.config import ConfigCache
-from app.github import GitHubApp
+from app.github import GitHubApp, GitHubRefused
 from app.status_comment import format_duration
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,14 @@ class ReminderScheduler:
         *,
         interval_seconds: float = 60.0,
         holder: str | None = None,
+        jobs: list[Callable[[], Awaitable[object]]] | None = None,
     ) -> None:
         self.github = github
         self.books = books
         self.configs = configs
         self.interval = interval_seconds
         self.holder = holder or f"reminders-{uuid.uuid4().hex[:12]}"
+        self.jobs = list(jobs or [])  # other periodic work, run after each tick
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self, now: datetime) -> list[str]:
@@ -87,13 +90,20 @@ class ReminderScheduler:
                 async with self.books.once(claim) as won:
                     if not won:
                         continue
-                    await client.post_comment(
-                        incident.repo,
-                        incident.number,
-                        reminder.key,
-                        reminder.body,
-                        check_first=True,
-                    )
+                    try:
+                        await client.post_comment(
+                            incident.repo,
+                            incident.number,
+                            reminder.key,
+                            reminder.body,
+                            check_first=True,
+                        )
+                    except GitHubRefused as exc:
+                        if exc.status not in (404, 410):
+                            raise
+                        # The issue is gone: keep the claim, so it is not tried every tick.
+                        log.info("no reminder for %s#%s: %s", incident.repo, incident.number, exc)
+                        continue
                 sent.append(f"{incident.repo}#{incident.number}:{reminder.key}")
             except Exception:
                 log.exception("reminder for %s#%s failed", incident.repo, incident.number)
@@ -110,8 +120,9 @@ class ReminderScheduler:
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self.tick(datetime.now(UTC))
-            except Exception:  # the database may be briefly unreachable; keep the loop alive
-                log.exception("reminder tick failed")
+            for job in (lambda: self.tick(datetime.now(UTC)), *self.jobs):
+                try:
+                    await job()
+                except Exception:  # the database may be briefly unreachable; keep going
+                    log.exception("scheduled job failed")
             await asyncio.sleep(self.interval)

@@ -22,7 +22,7 @@ DESCRIPTION = "Runs incident response in GitHub issues: one severity, one status
 PERMISSIONS = {"issues": "write", "metadata": "read", "contents": "read"}
 # `installation` and `installation_repositories` reach every App without subscribing
 # (GitHub refuses them in a manifest); these are the events to subscribe to.
-EVENTS = ["issues", "issue_comment", "sub_issues"]
+EVENTS = ["issues", "issue_comment", "sub_issues", "push"]  # push: .github/incidents.yml
 ENV_KEYS = ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
 CALLBACK_PATH = "/setup/callback"
 OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")

@@ -114,3 +114,17 @@ async def test_retro_not_duplicated_when_the_database_lost_it(harness: Harness) 
         await conn.execute(update(incident_extras).values(retro_number=None))
     await say(harness, number, "/retro", actor="alice")
     assert len(retros(harness, number)) == 1  # found again by the marker in its body
+
+
+async def test_a_failed_follow_up_is_caught_up(harness: Harness) -> None:
+    number = await declare(harness, 1, actor="alice")
+    await harness.run(harness.fake.label(REPO, number, add=[ST], remove=[SP]))
+    harness.fake.fail("POST", r"/repos/octo/ops/issues$", 422)  # the retrospective's creation
+    await harness.run(harness.fake.label(REPO, number, add=[RS], remove=[ST]))
+    assert retros(harness, number) == []
+    assert "Incident status: Stabilized" in status_comment(harness, number)
+    followup = harness.services.extras["followup"]
+    assert await followup.catch_up() == [f"{harness.fake.repo(REPO).id}#{number}"]
+    assert len(retros(harness, number)) == 1
+    assert "Incident status: Resolved" in status_comment(harness, number)
+    assert await followup.catch_up() == []
