@@ -12,6 +12,7 @@ import httpx
 import typer
 import uvicorn
 
+from app.config import parse_config
 from app.github import GitHubApp
 from app.label_sync import sync_labels as sync_repo_labels
 from app.records import Incident
@@ -72,12 +73,21 @@ def replay(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a saved payload")],
     event: Annotated[str, typer.Option("--event", help="X-GitHub-Event, e.g. issues")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="make no GitHub call")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="an incidents.yml to use instead"),
+    ] = None,
 ) -> None:
     """Run a saved webhook payload through the decision core and print the plan."""
     try:
         result = asyncio.run(
             replay_payload(
-                load_settings(), file, event, dry_run=dry_run, transport=github_transport
+                load_settings(),
+                file,
+                event,
+                dry_run=dry_run,
+                transport=github_transport,
+                config_file=config,
             )
         )
     except (RuntimeError, ValueError) as exc:
@@ -130,6 +140,27 @@ def sync_labels(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None
 
     changes = asyncio.run(run())
     typer.echo("\n".join(changes) if changes else f"{repo}: labels already in step")
+
+
+@cli.command("check-config")
+def check_config(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="an incidents.yml")],
+) -> None:
+    """Validate a repository config file; prints each error with its line number."""
+    config, errors = parse_config(file.read_text(), str(file))
+    if errors:
+        for error in errors:
+            typer.echo(str(error))
+        typer.echo(
+            f"{len(errors)} error{'s' if len(errors) > 1 else ''}: "
+            "the service would use the defaults until the file is fixed",
+            err=True,
+        )
+        raise typer.Exit(1)
+    scheme = config.scheme
+    typer.echo(f"{file}: valid")
+    typer.echo("labels: " + ", ".join(spec.name for spec in scheme.specs()))
+    typer.echo(f"recurrence window: {humanize(config.recurrence_window)}")
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 
 from app.command_flow import run_commands
 from app.commands import REGISTRY, CommandContext, parse_commands
+from app.config import parse_config
 from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
 from app.label_sync import INSTALLATION_EVENTS, describe, plan_labels
 from app.labels import DEFAULT_LABELS, LabelScheme
@@ -25,6 +26,7 @@ from app.records import Incident
 from app.responder import hint_for, issue_from_api
 from app.services import build_services
 from app.settings import Settings
+from app.transitions import RECURRENCE_WINDOW
 
 
 @dataclass
@@ -48,12 +50,13 @@ def decide(
     scheme: LabelScheme,
     *,
     permitted: bool,
+    window: timedelta = RECURRENCE_WINDOW,
 ) -> tuple[Decision | None, str]:
     """The core's answer to one delivery, as the responder would ask it (pure)."""
     if event_name == "issues":
         if event.issue is not None and event.issue.pull_request is not None:
             return None, "ignored: pull request"
-        decision = reconcile_issue(hint, issue, incident, scheme)
+        decision = reconcile_issue(hint, issue, incident, scheme, window=window)
         return decision, "" if decision.incident is not None else "not an incident"
     if event_name == "issue_comment":
         if event.action != "created" or event.comment is None:
@@ -61,7 +64,9 @@ def decide(
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         if not commands:
             return None, "no commands"
-        ctx = CommandContext(hint, issue, incident, scheme, event.comment.id, permitted)
+        ctx = CommandContext(
+            hint, issue, incident, scheme, event.comment.id, permitted, recurrence_window=window
+        )
         return run_commands(commands, ctx), ""
     if event_name == "sub_issues":
         if event.action != "sub_issue_added" or event.sub_issue is None:
@@ -131,11 +136,22 @@ async def replay(
     *,
     dry_run: bool,
     transport: httpx.AsyncBaseTransport | None = None,
+    config_file: Path | None = None,
 ) -> Replayed:
-    """Read what the decision needs (only the payload and our database on a dry run)."""
+    """Read what the decision needs (only the payload and our database on a dry run).
+
+    `config_file` stands in for the repository's `.github/incidents.yml`.
+    """
     payload: dict[str, Any] = json.loads(path.read_text())
     event = Event.model_validate(payload)
     result = Replayed()
+    scheme: LabelScheme = DEFAULT_LABELS
+    window = RECURRENCE_WINDOW
+    if config_file is not None:
+        config, errors = parse_config(config_file.read_text(), str(config_file))
+        if errors:
+            raise ValueError("\n".join(str(error) for error in errors))
+        scheme, window = config.scheme, config.recurrence_window
     services = await build_services(settings, github_transport=transport, start_worker=False)
     try:
         if not dry_run and (services.github is None or services.responder is None):
@@ -150,13 +166,11 @@ async def replay(
         repo, repo_id = event.repository.full_name, event.repository.id
         result.hint = hint_for(event_name, event, "replay", datetime.now(UTC))
         result.before = await services.store.load(repo_id, issue_ref.number)
-        scheme: LabelScheme = DEFAULT_LABELS
         permitted = True
         if dry_run:
             data = issue_ref.model_dump()
-            result.notes.append(
-                "dry run: no GitHub call; labels from the payload, default label names"
-            )
+            names = f"label names from {config_file}" if config_file else "default label names"
+            result.notes.append(f"dry run: no GitHub call; labels from the payload, {names}")
             if event_name == "issue_comment":
                 result.notes.append("dry run: the commenter is taken to have triage permission")
         else:
@@ -164,7 +178,9 @@ async def replay(
             if event.installation is None:
                 raise RuntimeError("the payload has no installation id to read the issue with")
             client = services.github.installation(event.installation.id)
-            scheme = await services.responder.scheme_for(client, repo)
+            if config_file is None:
+                scheme = await services.responder.scheme_for(client, repo)
+                window = await services.responder.window_for(client, repo)
             data = await client.get_issue(repo, issue_ref.number)
             if event_name == "issue_comment" and result.hint is not None:
                 permitted = await services.responder.permissions.may_triage(
@@ -181,6 +197,7 @@ async def replay(
             result.before,
             scheme,
             permitted=permitted,
+            window=window,
         )
         return result
     finally:

@@ -158,3 +158,34 @@ def test_redeliver_requests_only_what_never_arrived(configured: Settings, fake: 
 def test_redeliver_rejects_a_bad_span(configured: Settings) -> None:
     code, out = run("redeliver", "--since", "soon")
     assert code == 2 and "not a duration" in out
+
+
+def test_check_config_reports_errors_with_line_numbers(tmp_path: Path) -> None:
+    bad = tmp_path / "incidents.yml"
+    bad.write_text("labels:\n  incident: outage\n  sev9: x\nrecurrence_window: soon\n")
+    result = runner.invoke(cli.cli, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:3: `labels.sev9`: unknown key" in result.output
+    assert f"{bad}:4: `recurrence_window`" in result.output
+
+
+def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
+    good = tmp_path / "incidents.yml"
+    good.write_text("labels:\n  critical: '🟥 priority: critical'\nrecurrence_window: 3d\n")
+    code, out = run("check-config", str(good))
+    assert code == 0, out
+    assert "valid" in out and "🟥 priority: critical" in out and "3d 0h" in out
+
+
+def test_replay_dry_run_with_a_local_config(
+    configured: Settings, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    config = tmp_path / "incidents.yml"
+    config.write_text("labels:\n  incident: outage\n  sev1: 'sev/1'\n")
+    _issue, events = fake.open_issue(PUBLIC, labels=["outage", "sev/1"])
+    path = save(tmp_path, events[0][1])
+    code, out = run("replay", path, "--event", "issues", "--dry-run", "--config", str(config))
+    assert code == 0, out
+    assert "severity 1" in out and "status:stabilization-pending" in out
+    assert f"label names from {config}" in out
+    assert fake.calls == []
