@@ -235,3 +235,18 @@ async def test_recurrence_window_from_the_config(harness: Harness) -> None:
     await say(harness, number, "/recurred", actor="alice")
     assert (await record(harness, number)).status.value == "resolved"
     assert len(harness.incident_issues()) == 2  # a new incident
+
+
+async def test_a_move_costs_one_comment_edit_and_no_config_read(harness: Harness) -> None:
+    number = await declare(harness)
+    start = len(harness.fake.calls)
+    await harness.run(harness.fake.label(REPO, number, add=[ST], remove=[SP]))
+    calls = [(c.method, c.path) for c in harness.fake.calls[start:]]
+    writes = [c for c in calls if c[0] != "GET"]
+    assert writes == [("PATCH", f"/repos/{REPO}/issues/comments/{status_comment_id(harness)}")]
+    assert not [c for c in calls if "/contents/" in c[1]]
+
+
+def status_comment_id(harness: Harness) -> int:
+    (comment,) = harness.fake.status_comments(REPO, 1)
+    return comment.id
