@@ -72,6 +72,8 @@ class Services:
         reminders = self.extras.get("reminders")
         if reminders is not None:
             await reminders.stop()
+        if self.github is not None:
+            await self.github.aclose()
         await self.engine.dispose()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,7 @@ class Fault:
     headers: dict[str, str]
     times: int
     body: dict[str, Any]
+    after: bool = False  # GitHub did the work, then the answer was lost (a 502 after commit)
 
 
 @dataclass
@@ -99,10 +101,15 @@ class Call:
     path: str
     status: int
     body: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
     @property
     def is_write(self) -> bool:
         return self.method != "GET" and "access_tokens" not in self.path
+
+
+async def _discard(message: dict[str, Any]) -> None:
+    """An ASGI `send` that drops the answer (the work is done, the reply is lost)."""
 
 
 class FakeGitHub:
@@ -192,8 +199,12 @@ class FakeGitHub:
         times: int = 1,
         headers: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        after: bool = False,
     ) -> None:
-        """The next `times` calls matching method and path get `status`."""
+        """The next `times` calls matching method ("*": any) and path get `status`.
+
+        With `after`, the call takes effect first and only its answer is replaced.
+        """
         self.faults.append(
             Fault(
                 method,
@@ -202,8 +213,13 @@ class FakeGitHub:
                 headers or {},
                 times,
                 body or {"message": "injected failure"},
+                after,
             )
         )
+
+    def heal(self) -> None:
+        """GitHub is back: drop every injected failure still pending."""
+        self.faults.clear()
 
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.is_write]
@@ -438,10 +454,13 @@ class FakeGitHub:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        arrived = time.monotonic()
         for fault in self.faults:
-            if fault.times > 0 and fault.method == method and fault.pattern.search(path):
+            if fault.times > 0 and fault.method in (method, "*") and fault.pattern.search(path):
                 fault.times -= 1
-                self.calls.append(Call(method, path, fault.status))
+                if fault.after:
+                    await self.app(scope, receive, _discard)
+                self.calls.append(Call(method, path, fault.status, at=arrived))
                 response = JSONResponse(fault.body, fault.status, headers=fault.headers)
                 await response(scope, receive, send)
                 return
@@ -453,7 +472,7 @@ class FakeGitHub:
             await send(message)
 
         await self.app(scope, receive, capture)
-        self.calls.append(Call(method, path, status_holder.get("status", 0)))
+        self.calls.append(Call(method, path, status_holder.get("status", 0), at=arrived))
 
     def _repo(self, request: Request) -> FakeRepo:
         return self.repos[f"{request.path_params['owner']}/{request.path_params['name']}"]
