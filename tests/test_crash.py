@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,13 @@ async def check_outcome(
     return inbox
 
 
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
 def per_issue_order_kept(rows: list[tuple[str, int, Any]]) -> bool:
     """Within each issue, deliveries finished in the order they arrived."""
     by_issue: dict[str, list[tuple[int, Any]]] = defaultdict(list)
@@ -214,6 +222,7 @@ async def test_two_instances_one_killed_the_other_finishes(
                     events = server.call(human_round, fake, numbers, target)
                     urls = [first.url, second.url] if round_no < 2 else [second.url]
                     if round_no == 2:
+                        await until(lambda: bool(first.finished()))
                         first.kill()  # mid-stream: its claims are left to expire
                     await send_all(client, urls, events, answers)
             inbox = await check_outcome(postgres_url, server, [first, second], answers, numbers)
