@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+# The hidden marker in a retrospective's body (app/retrospectives.py) names its incident.
+RETRO_MARKER = re.compile(r"<!-- incident-flow:retro:(\d+) -->")
 
 # Events the worker acts on; anything else is answered and not stored.
 HANDLED_EVENTS = frozenset(
@@ -102,4 +106,7 @@ class Event(Lenient):
         issue = self.incident_issue()
         if issue is None or self.repository is None:
             return None
-        return f"{self.repository.id}#{issue.number}"
+        # A retrospective's deliveries queue behind its incident's: closing it changes both.
+        retro_of = RETRO_MARKER.search(issue.body or "")
+        number = int(retro_of.group(1)) if retro_of else issue.number
+        return f"{self.repository.id}#{number}"

@@ -128,3 +128,14 @@ async def test_a_failed_follow_up_is_caught_up(harness: Harness) -> None:
     assert len(retros(harness, number)) == 1
     assert "Incident status: Resolved" in status_comment(harness, number)
     assert await followup.catch_up() == []
+
+
+async def test_retro_deliveries_queue_behind_their_incident(harness: Harness) -> None:
+    from app.payloads import Event
+
+    number = await declare(harness, 1, actor="alice")
+    await resolve(harness, number)
+    (retro,) = retros(harness, number)
+    ((_, payload),) = harness.fake.set_state(REPO, retro.number, "closed", reason="completed")
+    key = Event.model_validate(payload).issue_key()
+    assert key == f"{harness.fake.repo(REPO).id}#{number}"
