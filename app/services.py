@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bookkeeping import Bookkeeping
+from app.chat import SlackNotifier
 from app.db import create_schema, make_engine
 from app.followup import install as install_followup
 from app.github import GitHubApp
@@ -69,6 +70,9 @@ class Services:
                 await task
         if self.worker is not None:
             await self.worker.stop()
+        chat = self.extras.get("chat")
+        if chat is not None:
+            await chat.drain()
         reminders = self.extras.get("reminders")
         if reminders is not None:
             await reminders.stop()
@@ -105,6 +109,10 @@ async def build_services(
         )
         responder = Responder(github=github, store=store)
         responder.after_change.append(metrics.incident_changed)
+        if settings.slack_webhook_url:
+            chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url)
+            responder.after_change.append(chat.incident_changed)
+            extras["chat"] = chat
         followup, reminders = install_followup(
             responder,
             Bookkeeping(engine),

@@ -186,3 +186,15 @@ def test_make_run_serves_the_setup_page_without_credentials(tmp_path: Path) -> N
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_unwritable_env_file_shows_the_values_instead(harness_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "read-only"
+    blocker.write_text("a file where a directory would be")
+    harness = await harness_for(setup_env_file=blocker / ".env", **UNCONFIGURED)
+    state = form_of((await harness.client.get("/")).text)[0].split("state=")[1]
+    code = harness.fake.manifest_code(app_id=77)
+    answer = await harness.client.get("/setup/callback", params={"code": code, "state": state})
+    assert answer.status_code == 200
+    assert "Set these values yourself" in answer.text
+    assert "APP_ID=&quot;77&quot;" in answer.text

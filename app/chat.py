@@ -1,0 +1,108 @@
+"""Chat: a Slack message (incoming webhook) when a severity 1 or 2 incident moves.
+
+Posting happens in the background after the incident is saved: a slow or failing Slack
+never delays nor fails the incident flow, it is only logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from app.lifecycle import Severity, Status
+from app.records import Incident
+
+log = logging.getLogger(__name__)
+
+LOUD = frozenset({Severity.CRITICAL, Severity.MAJOR})
+
+
+def _sev(severity: Severity | None) -> str:
+    return f"Sev {int(severity)}" if severity else "no severity"
+
+
+def message_for(before: Incident | None, after: Incident, issue_url: str) -> str | None:
+    """The message for one saved change, or None when chat need not hear of it (pure)."""
+    if after.severity not in LOUD and (before is None or before.severity not in LOUD):
+        return None
+    if before is not None and not before.managed and not after.managed:
+        return None
+    what: list[str] = []
+    if before is None or (not before.managed and after.managed):
+        what.append("recorded" if before is None else "resumed")
+    elif before.managed and not after.managed:
+        what.append("withdrawn (not an incident after all)")
+    else:
+        if before.severity != after.severity:
+            verb = (
+                "escalated"
+                if before.severity is None or (after.severity or 9) < before.severity
+                else "de-escalated"
+            )
+            what.append(f"{verb} from {_sev(before.severity)} to {_sev(after.severity)}")
+        if before.status != after.status:
+            what.append(
+                "resolved"
+                if after.status is Status.RESOLVED
+                else f"now {after.status.display} (was {before.status.display})"
+            )
+    if not what:
+        return None
+    icon = ":white_check_mark:" if after.status is Status.RESOLVED else ":rotating_light:"
+    title = f"{after.repo}#{after.number} {after.title}".strip()
+    return (
+        f"{icon} *{_sev(after.severity)} incident {' and '.join(what)}*: <{issue_url}|{title}>\n"
+        f"Status: *{after.status.display}* · Lead: {after.lead or 'none yet'}"
+    )
+
+
+class SlackNotifier:
+    """An after-change hook posting to one incoming webhook, without waiting for it."""
+
+    def __init__(
+        self,
+        webhook_url: str,
+        web_url: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.webhook_url = webhook_url
+        self.web_url = web_url.rstrip("/")
+        self.timeout = timeout
+        self.transport = transport
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    async def incident_changed(
+        self, _client: Any, before: Incident | None, after: Incident
+    ) -> None:
+        url = f"{self.web_url}/{after.repo}/issues/{after.number}"
+        text = message_for(before, after, url)
+        if text is None:
+            return
+        task = asyncio.create_task(self.post(text))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def post(self, text: str) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
+                response = await http.post(self.webhook_url, json={"text": text})
+            if response.status_code >= 300:
+                log.warning("slack answered %s: %s", response.status_code, response.text[:200])
+                return False
+            return True
+        except Exception:
+            log.warning("slack message not delivered", exc_info=True)
+            return False
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait for messages in flight (shutdown and tests); stragglers are cancelled."""
+        if not self._pending:
+            return
+        _, late = await asyncio.wait(set(self._pending), timeout=timeout)
+        for task in late:
+            task.cancel()

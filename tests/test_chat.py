@@ -1,0 +1,164 @@
+"""Slack messages: which changes are worth one (pure), and posting never blocks (respx)."""
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import respx
+
+from app.chat import SlackNotifier, message_for
+from app.lifecycle import Severity, Status
+from app.records import Incident
+from tests.conftest import Harness
+
+HOOK = "https://hooks.slack.test/services/T0/B0/XYZ"
+URL = "https://github.com/octo/ops/issues/7"
+BASE = Incident(
+    repo="octo/ops",
+    repo_id=1,
+    number=7,
+    title="Search is down",
+    status=Status.STABILIZATION_PENDING,
+    severity=Severity.CRITICAL,
+    declared_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+    declared_by="alice",
+    lead="bob",
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(None, BASE, "Sev 1 incident recorded", id="recorded"),
+        pytest.param(None, replace(BASE, severity=Severity.MINOR), None, id="sev3-quiet"),
+        pytest.param(
+            BASE,
+            replace(BASE, status=Status.STABILIZED),
+            "now Stabilized (was Stabilization pending)",
+            id="status",
+        ),
+        pytest.param(
+            replace(BASE, status=Status.STABILIZED),
+            replace(BASE, status=Status.RESOLVED),
+            ":white_check_mark: *Sev 1 incident resolved*",
+            id="resolved",
+        ),
+        pytest.param(
+            BASE,
+            replace(BASE, severity=Severity.MINOR),
+            "Sev 3 incident de-escalated from Sev 1 to Sev 3",
+            id="de-escalated-out-of-loud",
+        ),
+        pytest.param(
+            replace(BASE, severity=None),
+            BASE,
+            "escalated from no severity to Sev 1",
+            id="severity-set",
+        ),
+        pytest.param(BASE, replace(BASE, lead="carol"), None, id="lead-only"),
+        pytest.param(BASE, replace(BASE, managed=False), "withdrawn", id="withdrawn"),
+    ],
+)
+def test_message_for(before: Incident | None, after: Incident, expected: str | None) -> None:
+    text = message_for(before, after, URL)
+    if expected is None:
+        assert text is None
+    else:
+        assert text is not None and expected in text
+        assert f"<{URL}|octo/ops#7 Search is down>" in text
+        assert "Lead: " in text
+
+
+@pytest.fixture
+async def chatty(harness_for) -> Harness:  # type: ignore[no-untyped-def]
+    return await harness_for(slack_webhook_url=HOOK, github_url="https://github.com")
+
+
+async def drain(harness: Harness) -> None:
+    await harness.services.extras["chat"].drain()
+
+
+@respx.mock(assert_all_called=False)
+async def test_sev1_lifecycle_is_posted(chatty: Harness, respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(HOOK).mock(return_value=httpx.Response(200, text="ok"))
+    issue, events = chatty.fake.open_issue("octo/ops", labels=["incident", "severity:1"])
+    await chatty.run(events)
+    await chatty.echo()
+    await chatty.run(
+        chatty.fake.label(
+            "octo/ops",
+            issue.number,
+            add=["status:stabilized"],
+            remove=["status:stabilization-pending"],
+        )
+    )
+    _minor, events = chatty.fake.open_issue("octo/ops", labels=["incident", "severity:3"])
+    await chatty.run(events)
+    await drain(chatty)
+    texts = [json.loads(call.request.content)["text"] for call in route.calls]
+    assert len(texts) == 2
+    assert "Sev 1 incident recorded" in texts[0]
+    assert f"<https://github.com/octo/ops/issues/{issue.number}|" in texts[0]
+    assert "now Stabilized" in texts[1]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.Response(500, text="no"), httpx.ConnectError("down"), httpx.ReadTimeout("slow")],
+    ids=["500", "connect-error", "timeout"],
+)
+async def test_slack_failures_never_block_the_incident(chatty: Harness, failure: object) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(HOOK)
+        if isinstance(failure, httpx.Response):
+            route.mock(return_value=failure)
+        else:
+            route.mock(side_effect=failure)
+        issue, events = chatty.fake.open_issue("octo/ops", labels=["incident", "severity:2"])
+        await chatty.run(events)
+        await drain(chatty)
+        assert route.called
+    assert "status:stabilization-pending" in issue.labels
+    record = await chatty.services.store.load(chatty.fake.repo("octo/ops").id, issue.number)
+    assert record is not None and record.severity == 2
+    assert (await chatty.services.inbox.counts()) == {"done": 1}
+
+
+async def test_a_slow_slack_does_not_hold_the_worker(chatty: Harness) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await release.wait()
+        return httpx.Response(200)
+
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(HOOK).mock(side_effect=slow)
+        _issue, events = chatty.fake.open_issue("octo/ops", labels=["incident", "severity:1"])
+        await chatty.run(events)  # returns although Slack has not answered
+        assert (await chatty.services.inbox.counts()) == {"done": 1}
+        await asyncio.wait_for(started.wait(), 5)  # the post is under way, waiting for Slack
+        assert len(chatty.services.extras["chat"]._pending) == 1
+        release.set()
+        await drain(chatty)
+        assert route.called
+
+
+async def test_no_webhook_no_chat(harness: Harness) -> None:
+    assert "chat" not in harness.services.extras
+
+
+def test_notifier_posts_json_text() -> None:
+    notifier = SlackNotifier(HOOK, "https://github.com")
+
+    async def go() -> bool:
+        with respx.mock() as mock:
+            route = mock.post(HOOK).mock(return_value=httpx.Response(200))
+            ok = await notifier.post("hello")
+            assert json.loads(route.calls[0].request.content) == {"text": "hello"}
+            return ok
+
+    assert asyncio.run(go()) is True

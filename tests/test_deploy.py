@@ -1,0 +1,77 @@
+"""Deploy files agree with the app: fly.toml's port and health check, the Dockerfile's command."""
+
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+from fastapi.routing import APIRoute
+
+from app.main import create_app
+from app.settings import Settings
+
+FLY = tomllib.loads(Path("fly.toml").read_text())
+DOCKERFILE = Path("Dockerfile").read_text()
+
+
+def docker_instruction(name: str) -> str:
+    """The last instruction `name`, continuation lines joined."""
+    text = DOCKERFILE.replace("\\\n", " ")
+    found = re.findall(rf"^{name}\s+(.*)$", text, flags=re.MULTILINE)
+    assert found, f"no {name} in the Dockerfile"
+    return str(found[-1])
+
+
+def defaults() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def routes() -> set[str]:
+    app = create_app(defaults(), start_worker=False)
+    return {route.path for route in app.routes if isinstance(route, APIRoute)}
+
+
+def test_fly_port_matches_the_settings() -> None:
+    port = FLY["http_service"]["internal_port"]
+    assert port == defaults().port
+    assert FLY["env"]["PORT"] == str(port)
+    assert f"PORT={port}" in docker_instruction("ENV")
+    assert docker_instruction("EXPOSE").strip() == str(port)
+
+
+def test_fly_health_check_is_the_apps_health_route() -> None:
+    (check,) = FLY["http_service"]["checks"]
+    assert check["method"] == "GET"
+    assert check["path"] in routes()
+    assert check["path"] == "/healthz"
+    assert "/healthz" in docker_instruction("HEALTHCHECK")
+
+
+def test_sqlite_lives_on_the_mounted_volume() -> None:
+    mount = FLY["mounts"]["destination"]
+    database = Settings(_env_file=None, database_url=FLY["env"]["DATABASE_URL"])  # type: ignore[call-arg]
+    assert database.database_url.removeprefix("sqlite:///").startswith(mount + "/")
+    assert f'VOLUME ["{mount}"]' in DOCKERFILE
+    assert f"DATABASE_URL={FLY['env']['DATABASE_URL']}" in docker_instruction("ENV")
+
+
+def test_dockerfile_command_starts_the_same_asgi_app() -> None:
+    command = json.loads(docker_instruction("CMD"))  # the exec form is a JSON array
+    words = shlex.split(command[2]) if command[:2] == ["sh", "-c"] else command
+    assert words[:2] == ["exec", "uvicorn"]
+    target = words[2]
+    module, attribute = target.split(":")
+    assert (module, attribute) == ("app.main", "app")
+    import app.main
+
+    assert getattr(app.main, attribute).title == "Incident Flow"
+    assert words[words.index("--port") + 1] == "${PORT}"
+
+
+def test_image_is_built_from_the_lock_and_runs_unprivileged() -> None:
+    assert DOCKERFILE.count("FROM ") >= 2  # multi-stage
+    assert "uv sync --frozen --no-dev" in DOCKERFILE
+    user = docker_instruction("USER").strip()
+    assert user not in ("root", "0")
+    assert f"useradd --create-home --uid 10001 {user}" in DOCKERFILE
