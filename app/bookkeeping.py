@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import String, and_, cast, delete, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import claims, incident_extras, incidents, leases, utcnow
+from app.db import claims, deliveries, incident_extras, incidents, leases, utcnow
 from app.lifecycle import Severity, Status
 
 
@@ -82,11 +82,17 @@ class Bookkeeping:
 
     async def due(self) -> list[tuple[int, int, int]]:
         """(repo_id, number, installation_id) of incidents whose follow-up did not finish."""
+        key = cast(incidents.c.repo_id, String) + literal("#") + cast(incidents.c.number, String)
+        in_flight = select(deliveries.c.seq).where(
+            deliveries.c.issue_key == key, deliveries.c.state == "processing"
+        )
         query = (
             select(incidents.c.repo_id, incidents.c.number, incidents.c.installation_id)
             .select_from(_with_extras(outer=False))
             .where(
-                incident_extras.c.followup_due.is_(True), incidents.c.installation_id.is_not(None)
+                incident_extras.c.followup_due.is_(True),
+                incidents.c.installation_id.is_not(None),
+                ~in_flight.exists(),  # the worker has it now: catch up once it is done
             )
         )
         async with self.engine.connect() as conn:

@@ -65,13 +65,15 @@ class ReminderScheduler:
         self.configs = configs
         self.interval = interval_seconds
         self.holder = holder or f"reminders-{uuid.uuid4().hex[:12]}"
-        self.jobs = list(jobs or [])  # other periodic work, run after each tick
+        self.jobs = list(jobs or [])  # other periodic work, run by the lease holder
+        self.holding = False
         self._task: asyncio.Task[None] | None = None
 
     async def tick(self, now: datetime) -> list[str]:
         """Send every reminder owed at `now`; returns "repo#number:key" for each one sent."""
         # The lease outlives a tick, so a slow tick is not joined by a second instance.
-        if not await self.books.lease(LEASE, self.holder, max(self.interval * 3, 60.0), now):
+        self.holding = await self.books.lease(LEASE, self.holder, max(self.interval * 3, 60.0), now)
+        if not self.holding:
             return []
         sent: list[str] = []
         for incident in await self.books.unresolved():
@@ -120,9 +122,13 @@ class ReminderScheduler:
 
     async def _run(self) -> None:
         while True:
-            for job in (lambda: self.tick(datetime.now(UTC)), *self.jobs):
+            try:
+                await self.tick(datetime.now(UTC))
+            except Exception:  # the database may be briefly unreachable; keep going
+                log.exception("reminder tick failed")
+            for job in self.jobs if self.holding else ():
                 try:
                     await job()
-                except Exception:  # the database may be briefly unreachable; keep going
+                except Exception:
                     log.exception("scheduled job failed")
             await asyncio.sleep(self.interval)

@@ -109,6 +109,7 @@ async def test_only_one_instance_sends_each_reminder(harness: Harness) -> None:
     now = declared + timedelta(minutes=61)
     assert len(await first.tick(now)) == 1
     assert await second.tick(now) == []  # the first instance holds the lease
+    assert first.holding and not second.holding  # so only the first runs the other jobs
     # Even once the lease has run out, the claim stops a second copy of the same reminder.
     assert await second.tick(now + timedelta(minutes=10)) == []
     assert len(reminder_comments(harness, number)) == 1
@@ -144,5 +145,52 @@ async def test_lease_and_claims(database_url: str) -> None:
         assert (extras.status_comment_id, extras.retro_number) == (99, 7)
         assert await books.incident_for_retro(1, 7) == 2
         assert await books.incident_for_retro(1, 2) is None
+    finally:
+        await engine.dispose()
+
+
+async def test_follow_up_not_caught_up_while_the_worker_holds_the_incident(
+    database_url: str,
+) -> None:
+    from sqlalchemy import insert
+
+    from app.db import deliveries, incidents, utcnow
+
+    engine = make_engine(Settings(database_url=database_url).async_database_url)
+    await create_schema(engine)
+    books = Bookkeeping(engine)
+    try:
+        now = utcnow()
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(incidents).values(
+                    repo="octo/ops",
+                    repo_id=7,
+                    number=3,
+                    title="",
+                    status="stabilized",
+                    managed=True,
+                    declared_at=now,
+                    declared_by="zed",
+                    installation_id=100,
+                    updated_at=now,
+                )
+            )
+        await books.set_due(7, 3, True)
+        assert await books.due() == [(7, 3, 100)]
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(deliveries).values(
+                    delivery_id="d1",
+                    event="issues",
+                    issue_key="7#3",
+                    payload="{}",
+                    received_at=now,
+                    state="processing",
+                    attempts=1,
+                    available_at=now,
+                )
+            )
+        assert await books.due() == []
     finally:
         await engine.dispose()
