@@ -36,6 +36,10 @@ def session_secret(settings: Settings) -> str:
     return secrets.token_hex(32)
 
 
+class SignedOut(Exception):
+    """GitHub no longer accepts the viewer's token (expired or revoked)."""
+
+
 @dataclass(frozen=True)
 class Viewer:
     login: str
@@ -107,6 +111,8 @@ class RepoAccess:
         except httpx.HTTPError:
             log.warning("could not check %s for %s", repo, viewer.login, exc_info=True)
             return False
+        if response.status_code == 401:
+            raise SignedOut(viewer.login)
         readable = response.status_code == 200
         self._readable[key] = (time.monotonic(), readable)
         return readable

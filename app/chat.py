@@ -14,6 +14,7 @@ import httpx
 
 from app.lifecycle import Severity, Status
 from app.records import Incident
+from app.store import IncidentStore
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,13 @@ def _sev(severity: Severity | None) -> str:
     return f"Sev {int(severity)}" if severity else "no severity"
 
 
-def message_for(before: Incident | None, after: Incident, issue_url: str) -> str | None:
-    """The message for one saved change, or None when chat need not hear of it (pure)."""
+def message_for(
+    before: Incident | None, after: Incident, issue_url: str, lead: str | None = None
+) -> str | None:
+    """The message for one saved change, or None when chat need not hear of it (pure).
+
+    `lead` overrides `after.lead`: the lead may be chosen just after the change is saved.
+    """
     if after.severity not in LOUD and (before is None or before.severity not in LOUD):
         return None
     if before is not None and not before.managed and not after.managed:
@@ -55,7 +61,7 @@ def message_for(before: Incident | None, after: Incident, issue_url: str) -> str
     title = f"{after.repo}#{after.number} {after.title}".strip()
     return (
         f"{icon} *{_sev(after.severity)} incident {' and '.join(what)}*: <{issue_url}|{title}>\n"
-        f"Status: *{after.status.display}* · Lead: {after.lead or 'none yet'}"
+        f"Status: *{after.status.display}* · Lead: {lead or after.lead or 'none yet'}"
     )
 
 
@@ -69,8 +75,10 @@ class SlackNotifier:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        store: IncidentStore | None = None,
     ) -> None:
         self.webhook_url = webhook_url
+        self.store = store
         self.web_url = web_url.rstrip("/")
         self.timeout = timeout
         self.transport = transport
@@ -80,7 +88,12 @@ class SlackNotifier:
         self, _client: Any, before: Incident | None, after: Incident
     ) -> None:
         url = f"{self.web_url}/{after.repo}/issues/{after.number}"
-        text = message_for(before, after, url)
+        lead = after.lead
+        if lead is None and self.store is not None:
+            # Registered after the follow-up hook, which may have just chosen the lead.
+            latest = await self.store.load(after.repo_id, after.number)
+            lead = latest.lead if latest is not None else None
+        text = message_for(before, after, url, lead)
         if text is None:
             return
         task = asyncio.create_task(self.post(text))

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from app.auth import RepoAccess, Viewer, viewer_of
+from app.auth import RepoAccess, SignedOut, Viewer, viewer_of
 from app.chart import chart_svg
 from app.lifecycle import MEANINGS
 from app.pages import escape, page
@@ -49,8 +49,19 @@ async def visible_incidents(request: Request) -> tuple[list[Incident], Viewer | 
     """Every incident the viewer may see: public repos, plus private ones they can read."""
     viewer = viewer_of(request)
     everything: list[Incident] = await request.app.state.services.store.all()
-    repos = await _access(request).visible_repos({i.repo for i in everything}, viewer)
+    names = {i.repo for i in everything}
+    try:
+        repos = await _access(request).visible_repos(names, viewer)
+    except SignedOut:
+        # The viewer's GitHub token expired or was revoked: carry on signed out.
+        request.session.pop("viewer", None)
+        viewer = None
+        repos = await _access(request).visible_repos(names, viewer)
     return [i for i in everything if i.repo in repos], viewer
+
+
+def can_sign_in(settings: Settings) -> bool:
+    return bool(settings.github_client_id and settings.github_client_secret)
 
 
 def issue_url(settings: Settings, incident: Incident) -> str:
@@ -152,7 +163,9 @@ def list_page(
         "<th>p90</th><th>Resolve, median</th><th>p90</th></tr></thead>"
         f"<tbody>{summary}</tbody></table></section>"
     )
-    return page("Incidents", body, viewer=viewer.login if viewer else None, sign_in=True)
+    return page(
+        "Incidents", body, viewer=viewer.login if viewer else None, sign_in=can_sign_in(settings)
+    )
 
 
 def _severity_label(s: SeverityStats) -> str:
@@ -193,7 +206,7 @@ def incident_page(settings: Settings, incident: Incident, viewer: Viewer | None)
         f"<tbody>{timeline}</tbody></table></section>"
     )
     title = f"{incident.repo}#{incident.number}"
-    return page(title, body, viewer=viewer.login if viewer else None, sign_in=True)
+    return page(title, body, viewer=viewer.login if viewer else None, sign_in=can_sign_in(settings))
 
 
 async def _one(request: Request, owner: str, name: str, number: int) -> Incident:

@@ -109,10 +109,6 @@ async def build_services(
         )
         responder = Responder(github=github, store=store)
         responder.after_change.append(metrics.incident_changed)
-        if settings.slack_webhook_url:
-            chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url)
-            responder.after_change.append(chat.incident_changed)
-            extras["chat"] = chat
         followup, reminders = install_followup(
             responder,
             Bookkeeping(engine),
@@ -120,6 +116,11 @@ async def build_services(
             reminder_interval_seconds=settings.reminder_interval_seconds,
         )
         extras.update(followup=followup, reminders=reminders)
+        if settings.slack_webhook_url:
+            # Last of the hooks: by then the follow-up has chosen the lead it names.
+            chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url, store=store)
+            responder.after_change.append(chat.incident_changed)
+            extras["chat"] = chat
         worker = Worker(
             inbox,
             responder.handle,

@@ -962,6 +962,9 @@ class FakeGitHub:
         if repo is None:
             return JSONResponse({"message": "Not Found"}, 404)
         login = self._user_login(request)
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Bearer ghu_") and login is None:
+            return JSONResponse({"message": "Bad credentials"}, 401)  # expired or revoked
         # A private repository exists only for the App and for users who can read it.
         if repo.private and not self._is_app(request) and login not in repo.permissions:
             return JSONResponse({"message": "Not Found"}, 404)

@@ -162,3 +162,18 @@ def test_notifier_posts_json_text() -> None:
             return ok
 
     assert asyncio.run(go()) is True
+
+
+async def test_the_message_names_the_lead_chosen_for_the_new_incident(chatty: Harness) -> None:
+    from tests.test_leads import ROTATION
+
+    chatty.fake.repo("octo/ops").files[".github/incidents.yml"] = ROTATION
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(HOOK).mock(return_value=httpx.Response(200))
+        issue, events = chatty.fake.open_issue("octo/ops", labels=["incident", "severity:1"])
+        await chatty.run(events)
+        await drain(chatty)
+    record = await chatty.services.store.load(chatty.fake.repo("octo/ops").id, issue.number)
+    assert record is not None and record.lead is not None
+    (call,) = route.calls
+    assert f"Lead: {record.lead}" in json.loads(call.request.content)["text"]

@@ -127,3 +127,20 @@ async def test_visibility_unknown_counts_as_private(board: Harness) -> None:
     board.fake.fail("GET", r"^/repos/octo/ops$", 502, times=10)
     page = (await board.client.get("/")).text
     assert "Search is down" not in page
+
+
+async def test_an_expired_github_token_signs_the_viewer_out(board: Harness) -> None:
+    await sign_in(board, "carol")
+    board.fake.user_tokens.clear()  # GitHub's user tokens expire; the fake now refuses it
+    page = (await board.client.get("/")).text
+    assert SECRET_TITLE not in page
+    assert "Sign in with GitHub" in page
+    assert (await board.client.get("/api/incidents")).json()["viewer"] is None
+
+
+async def test_no_sign_in_link_without_an_oauth_client(harness_for) -> None:  # type: ignore[no-untyped-def]
+    harness = await harness_for()
+    await seed(harness.services.store, harness.fake, datetime.now(UTC))
+    page = (await harness.client.get("/")).text
+    assert "Search is down" in page and "Sign in with GitHub" not in page
+    assert (await harness.client.get("/auth/login")).status_code == 503
