@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,9 @@ class FollowUp:
     responder: Responder
     configs: ConfigCache
     books: Bookkeeping
+    # One follow-up per issue at a time in this process: the catch-up job and the worker
+    # would otherwise both find no status comment and both post one.
+    _locks: dict[tuple[int, int], asyncio.Lock] = field(default_factory=dict, repr=False)
 
     # After every saved change ------------------------------------------------------
 
@@ -46,6 +50,11 @@ class FollowUp:
 
     async def follow(self, client: Client, before: Incident | None, after: Incident) -> None:
         """Config report, lead, retrospective and status comment for a changed incident."""
+        lock = self._locks.setdefault((after.repo_id, after.number), asyncio.Lock())
+        async with lock:
+            await self._follow(client, before, after)
+
+    async def _follow(self, client: Client, before: Incident | None, after: Incident) -> None:
         loaded = await self.configs.get(client, after.repo)
         await self._report_config(client, after, loaded)
         if after.managed and after.lead is None:

@@ -131,7 +131,7 @@ async def check_outcome(
         assert incident is not None
         assert statuses == [STATUS[incident.status]], (number, labels, incident.status)
         keys = [m for body in comments for m in MARKER.findall(body)]
-        assert len(keys) == len(set(keys)), f"a comment was posted twice on #{number}"
+        assert len(keys) == len(set(keys)), f"a comment was posted twice on #{number}: {keys}"
     return inbox
 
 
