@@ -123,6 +123,7 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
     org = (request.query_params.get("org") or "").strip() or None
     name = (request.query_params.get("name") or "").strip()[:34] or APP_NAME
     error = ""
+    hook = build_manifest(settings, str(request.base_url))["hook_attributes"]["url"]
     if org and not OWNER.match(org):
         error = f"<p class=warn>“{escape(org)}” is not an organisation name.</p>"
         org = None
@@ -133,6 +134,9 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         "with the permissions it needs (issues: write, metadata and contents: read) and the "
         "events it uses, then sends you back here, and the App's credentials are written to "
         f"<code>{escape(str(settings.setup_env_file))}</code>.</p>"
+        f"<p>GitHub will send webhooks to <code>{escape(hook)}</code>. If GitHub cannot reach "
+        "that address (e.g. <code>localhost</code>), set <code>PUBLIC_URL</code> to one it "
+        "can reach (a tunnel, or your deployment) and reload this page.</p>"
         f"{error}{_register_form(settings, request, name, org)}</section>"
         "<section><h2>Another name, or an organisation</h2>"
         "<p class=muted>App names are unique on GitHub. Leave the organisation empty to "

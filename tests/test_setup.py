@@ -60,6 +60,7 @@ async def test_setup_page_posts_the_manifest_to_github(first_run: Harness) -> No
         "active": True,
     }
     assert manifest["redirect_url"] == "http://app/setup/callback"
+    assert "GitHub will send webhooks to <code>http://app/api/github/webhooks</code>" in page
     assert manifest["default_permissions"] == {
         "issues": "write",
         "metadata": "read",
