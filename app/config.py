@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.github import Client
+from app.github import Client, GitHubRefused, GitHubUnavailable
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.lifecycle import Severity, Status
 
@@ -333,13 +333,24 @@ class ConfigCache:
         now = self.clock()
         if entry is not None and now - entry.checked < self.ttl:
             return entry.loaded
-        response = await client.request(
-            "GET",
-            f"/repos/{repo}/contents/{CONFIG_PATH}",
-            headers={"If-None-Match": entry.etag} if entry and entry.etag else None,
-            ok_statuses=(404,),
-            want_response=True,
-        )
+        try:
+            response = await client.request(
+                "GET",
+                f"/repos/{repo}/contents/{CONFIG_PATH}",
+                headers={"If-None-Match": entry.etag} if entry and entry.etag else None,
+                ok_statuses=(404,),
+                want_response=True,
+            )
+        except GitHubRefused as exc:
+            # No `contents: read` on this installation (granted later by its owner): defaults.
+            log.warning("cannot read %s in %s: %s", CONFIG_PATH, repo, exc, extra={"repo": repo})
+            response = None
+        except GitHubUnavailable:
+            if entry is None:
+                raise
+            # GitHub is down or rate limited: the last good answer beats failing the delivery.
+            log.warning("using the cached %s of %s: GitHub unavailable", CONFIG_PATH, repo)
+            return entry.loaded
         if response is None:  # absent: the defaults
             loaded, etag = LoadedConfig(), None
         elif response.status_code == 304 and entry is not None:  # unchanged, and free

@@ -250,3 +250,19 @@ async def test_a_move_costs_one_comment_edit_and_no_config_read(harness: Harness
 def status_comment_id(harness: Harness) -> int:
     (comment,) = harness.fake.status_comments(REPO, 1)
     return comment.id
+
+
+async def test_config_unreadable_means_defaults_and_outages_use_the_cache(
+    harness_for: Any,
+) -> None:
+    harness: Harness = await harness_for(config_ttl_seconds=0)
+    harness.fake.fail("GET", r"/contents/", 403, times=1)  # no contents permission
+    number = await declare(harness, actor="zed")
+    assert (await record(harness, number)).lead == "zed"
+    harness.fake.repo(REPO).files[CONFIG] = "labels:\n  incident: 'ops incident'\n"
+    await declare(harness)  # read now: the renamed label applies
+    harness.fake.fail("GET", r"/contents/", 503, times=100)
+    issue, events = harness.fake.open_issue(REPO, labels=["ops incident", "severity:2"])
+    await harness.run(events)
+    assert (await record(harness, issue.number)).severity == 2  # the cached config held
+    harness.fake.faults.clear()
