@@ -50,9 +50,11 @@ class FollowUp:
 
     async def follow(self, client: Client, before: Incident | None, after: Incident) -> None:
         """Config report, lead, retrospective and status comment for a changed incident."""
-        lock = self._locks.setdefault((after.repo_id, after.number), asyncio.Lock())
-        async with lock:
+        async with self._lock(after.repo_id, after.number):
             await self._follow(client, before, after)
+
+    def _lock(self, repo_id: int, number: int) -> asyncio.Lock:
+        return self._locks.setdefault((repo_id, number), asyncio.Lock())
 
     async def _follow(self, client: Client, before: Incident | None, after: Incident) -> None:
         loaded = await self.configs.get(client, after.repo)
@@ -158,16 +160,18 @@ class FollowUp:
         """Finish the follow-up of changes whose hook failed; returns "repo_id#number" done."""
         done: list[str] = []
         for repo_id, number, installation_id in await self.books.due():
-            incident = await self.responder.store.load(repo_id, number)
-            if incident is None:
-                continue
             client = self.responder.github.installation(installation_id)
-            try:
-                # Without the change at hand, the retrospective is decided from the state.
-                await self.follow(client, None, incident)
-            except Exception:
-                log.exception("follow-up of %s#%s failed again", incident.repo, number)
-                continue
+            async with self._lock(repo_id, number):
+                # Read under the lock: the worker may have saved a newer record meanwhile.
+                incident = await self.responder.store.load(repo_id, number)
+                if incident is None:
+                    continue
+                try:
+                    # Without the change at hand, the retrospective is decided from the state.
+                    await self._follow(client, None, incident)
+                except Exception:
+                    log.exception("follow-up of %s#%s failed again", incident.repo, number)
+                    continue
             await self.books.set_due(repo_id, number, False)
             done.append(f"{repo_id}#{number}")
         return done
