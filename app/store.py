@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -105,7 +106,19 @@ class IncidentStore:
             if repo is not None:
                 query = query.where(incidents.c.repo == repo)
             rows = (await conn.execute(query)).mappings().all()
-            return [await _with_timeline(conn, row) for row in rows]
+            # Every timeline in one query, not one per incident (the dashboard reads them all).
+            entries: dict[int, list[Any]] = {row["id"]: [] for row in rows}
+            found = select(timeline).order_by(timeline.c.incident_id, timeline.c.position)
+            if repo is not None:
+                found = found.where(
+                    timeline.c.incident_id.in_(
+                        select(incidents.c.id).where(incidents.c.repo == repo)
+                    )
+                )
+            for entry in (await conn.execute(found)).mappings():
+                if entry["incident_id"] in entries:
+                    entries[entry["incident_id"]].append(entry)
+            return [_incident(row, entries[row["id"]]) for row in rows]
 
 
 async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
@@ -116,6 +129,10 @@ async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
             .order_by(timeline.c.position)
         )
     ).mappings()
+    return _incident(row, entries)
+
+
+def _incident(row: Any, entries: Iterable[Any]) -> Incident:
     incident = Incident(
         repo=row["repo"],
         repo_id=row["repo_id"],
