@@ -170,7 +170,8 @@ def incidents(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
     async def run() -> str:
         services = await _services(load_settings())
         try:
-            found = await services.store.all(repo=repo)
+            # GitHub names are case-insensitive; the store keeps GitHub's spelling.
+            found = [i for i in await services.store.all() if i.repo.casefold() == repo.casefold()]
         finally:
             await services.close()
         return incident_table(found)

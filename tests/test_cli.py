@@ -124,6 +124,8 @@ def test_incidents_table(configured: Settings, fake: FakeGitHub) -> None:
     assert lines[0].split() == ["#", "SEV", "STATUS", "FOR", "LEAD", "RECORDED", "(UTC)", "TITLE"]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "5", "4", "3"]
     assert "Payment" not in out  # another repository's
+    same = run("incidents", "Octo/OPS")[1].splitlines()  # GitHub names ignore case
+    assert [line.split()[0] for line in same] == [line.split()[0] for line in lines]
     assert run("incidents", "octo/none")[1].strip() == "no incidents recorded"
 
 
