@@ -99,11 +99,13 @@ class FollowUp:
             f"Lead: {choice.login} ({choice.reason})",
             to_value=choice.login,
         )
-        chosen = replace(incident, lead=choice.login).noted(entry)
-        await self.responder.store.save(chosen)
+        # Assign before saving: a failure in between is caught up and assigns again (harmless),
+        # while a saved lead that was never assigned would stay unassigned.
         await apply_plan(
             client, incident.repo, incident.number, (Assign(add=(choice.login,)),), retrying=False
         )
+        chosen = replace(incident, lead=choice.login).noted(entry)
+        await self.responder.store.save(chosen)
         return chosen
 
     async def ensure_retro(self, client: Client, incident: Incident) -> Incident:
@@ -209,7 +211,8 @@ class FollowUp:
             if incident is None:
                 return None
             client = self.responder.github.installation(event.installation.id)
-            await self.refresh_status(client, incident)
+            async with self._lock(repo_id, number):
+                await self.refresh_status(client, incident)
             return f"status comment {event.action} by hand: rebuilt"
         return None
 

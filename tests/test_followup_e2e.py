@@ -266,3 +266,12 @@ async def test_config_unreadable_means_defaults_and_outages_use_the_cache(
     await harness.run(events)
     assert (await record(harness, issue.number)).severity == 2  # the cached config held
     harness.fake.faults.clear()
+
+
+async def test_a_failed_assignment_is_caught_up(harness: Harness) -> None:
+    harness.fake.fail("POST", r"/assignees$", 422)
+    number = await declare(harness, actor="zed")
+    assert harness.fake.issue(REPO, number).assignees == []
+    await harness.services.extras["followup"].catch_up()
+    assert harness.fake.issue(REPO, number).assignees == ["zed"]
+    assert (await record(harness, number)).lead == "zed"
