@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,8 +12,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.batching import GroupCommit
 from app.db import deliveries, utcnow
 
 
@@ -39,14 +43,38 @@ class Envelope:
     issue_key: str | None
     payload: str
 
+    def oversized(self) -> list[str]:
+        """Fields longer than their column: GitHub never sends them, PostgreSQL refuses them."""
+        return [
+            name
+            for name in ("delivery_id", "event", "action", "repo", "issue_key")
+            if len(getattr(self, name) or "") > getattr(deliveries.c[name].type, "length", 0)
+        ]
+
 
 class Inbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        self._writer = GroupCommit(self._insert)
+        # SQLite has one writer at a time; queueing this process's inbox writes here is
+        # fairer and faster than SQLite's busy handler, which sleeps and polls for the lock.
+        self._write_lock = asyncio.Lock() if not self.is_postgres else None
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     async def store(self, envelope: Envelope, *, delay: float = 0.0) -> bool:
-        """Store a delivery; False when its id was stored before (a redelivery)."""
+        """Store a delivery; False when its id was stored before (a redelivery).
+
+        Returns once the row is committed; concurrent calls share one transaction.
+        """
         now = utcnow()
         values: dict[str, Any] = {
             "delivery_id": envelope.delivery_id,
@@ -61,15 +89,26 @@ class Inbox:
             "attempts": 0,
             "available_at": now + timedelta(seconds=delay),
         }
+        return await self._writer.submit(values)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """One INSERT for many deliveries; which of them were new, in order."""
         insert = pg_insert if self.is_postgres else sqlite_insert
         stmt = (
             insert(deliveries)
-            .values(**values)
+            .values(rows)
             .on_conflict_do_nothing(index_elements=["delivery_id"])
+            .returning(deliveries.c.delivery_id)
         )
-        async with self.engine.begin() as conn:
-            result = await conn.execute(stmt)
-        return bool(result.rowcount)
+        async with self._writing() as conn:
+            inserted = set((await conn.execute(stmt)).scalars())
+        seen: set[str] = set()
+        new = []
+        for row in rows:
+            delivery_id = row["delivery_id"]
+            new.append(delivery_id in inserted and delivery_id not in seen)
+            seen.add(delivery_id)
+        return new
 
     async def known(self, delivery_ids: list[str]) -> set[str]:
         if not delivery_ids:
@@ -124,13 +163,13 @@ class Inbox:
                 deliveries.c.attempts,
             )
         )
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             rows = (await conn.execute(stmt)).all()
         return sorted((Delivery(*row) for row in rows), key=lambda d: d.seq)
 
     async def release_all(self) -> int:
         """Hand every claimed delivery back (start-up of a single-instance SQLite service)."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.state == "processing")
@@ -141,7 +180,7 @@ class Inbox:
     async def renew(self, worker_id: str, seqs: list[int], lease: float) -> None:
         if not seqs:
             return
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.seq.in_(seqs), deliveries.c.claimed_by == worker_id)
@@ -182,7 +221,7 @@ class Inbox:
         )
 
     async def _settle(self, delivery: Delivery, worker_id: str, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.seq == delivery.seq, deliveries.c.claimed_by == worker_id)

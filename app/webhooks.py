@@ -93,12 +93,16 @@ def make_router(path: str) -> APIRouter:
             issue_key=event.issue_key(),
             payload=body.decode("utf-8", errors="replace"),
         )
+        if oversized := envelope.oversized():
+            return _answer(400, "fields too long: " + ", ".join(oversized))
         delay = settings.settle_seconds if event.action in SETTLED_ACTIONS else 0.0
         stored = await services.inbox.store(envelope, delay=delay)
         services.metrics_received(event_name, stored)
         if not stored:
             return _answer(200, "delivery already received")
-        services.notify_worker()
+        if not delay:
+            # A settled delivery is not ready yet; the worker's own timer picks it up.
+            services.notify_worker()
         return _answer(202, "queued")
 
     return router

@@ -7,6 +7,7 @@ would send back for each change, so tests can feed the app its own echoes.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import re
@@ -123,6 +124,7 @@ class FakeGitHub:
         self.echoes: list[tuple[str, dict[str, Any]]] = []
         self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         self.tokens_issued = 0
+        self.latency = 0.0  # seconds added to every API call (GitHub answers in ~0.1-0.3 s)
         self._ids = itertools.count(1000)
         # The App's side of GitHub: its webhook delivery log, manifest codes, OAuth users.
         self.hook_deliveries: list[dict[str, Any]] = []
@@ -455,6 +457,8 @@ class FakeGitHub:
             return
         method, path = scope["method"], scope["path"]
         arrived = time.monotonic()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         for fault in self.faults:
             if fault.times > 0 and fault.method in (method, "*") and fault.pattern.search(path):
                 fault.times -= 1

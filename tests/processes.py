@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -216,3 +216,13 @@ async def deliver(
     except httpx.HTTPError:
         return delivery_id, None
     return delivery_id, response.status_code
+
+
+def per_issue_order_kept(rows: list[tuple[str, int, Any]]) -> bool:
+    """Within each issue, deliveries finished in the order they arrived."""
+    by_issue: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+    for key, seq, finished_at in rows:
+        by_issue[key].append((seq, finished_at))
+    return all(
+        [f for _, f in sorted(items)] == sorted(f for _, f in items) for items in by_issue.values()
+    )

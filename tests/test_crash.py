@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from app.lifecycle import Status
 from app.settings import Settings
 from app.store import IncidentStore
 from tests.fake_github import FakeGitHub
-from tests.processes import FakeServer, Service, deliver
+from tests.processes import FakeServer, Service, deliver, per_issue_order_kept
 
 REPO = "octo/ops"
 STATUS = {s: f"status:{s.value}" for s in Status}
@@ -140,16 +140,6 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
-
-
-def per_issue_order_kept(rows: list[tuple[str, int, Any]]) -> bool:
-    """Within each issue, deliveries finished in the order they arrived."""
-    by_issue: dict[str, list[tuple[int, Any]]] = defaultdict(list)
-    for key, seq, finished_at in rows:
-        by_issue[key].append((seq, finished_at))
-    return all(
-        [f for _, f in sorted(items)] == sorted(f for _, f in items) for items in by_issue.values()
-    )
 
 
 async def test_sigkill_during_a_burst_loses_nothing_and_repeats_nothing(

@@ -1,0 +1,124 @@
+"""Webhook ack under wrk: the service (storing every delivery) against a bare HMAC app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import REPO, count_stored
+from tests.conftest import sign
+from tests.fake_github import FakeGitHub
+from tests.processes import FakeServer, Service
+
+LUA = Path(__file__).with_name("deliveries.lua")
+CONNECTIONS = 32
+
+
+@dataclass
+class WrkRun:
+    name: str
+    requests: int
+    seconds: float
+    non2xx: int
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+    stored: int | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non2xx
+
+
+def labeled_bodies(fake: FakeGitHub, issues: int = 100) -> str:
+    """`issues.labeled` deliveries over ordinary issues, as most label traffic is: one
+    "signature<TAB>body" line each, for the Lua script."""
+    lines = []
+    for _ in range(issues):
+        issue, _ = fake.open_issue(REPO, labels=["bug"])
+        body = json.dumps(fake.label(REPO, issue.number, add=["needs-triage"])[0][1])
+        lines.append(f"{sign(body.encode())}\t{body}")
+    return "\n".join(lines) + "\n"
+
+
+def run_wrk(wrk: str, url: str, body_file: Path, prefix: str, seconds: int) -> dict:
+    command = [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(LUA)]
+    command += [url + "/api/github/webhooks", "--", str(body_file), prefix]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def measure(
+    wrk: str, name: str, service: Service, body_file: Path, seconds: int
+) -> tuple[WrkRun, str]:
+    run_wrk(wrk, service.url, body_file, f"warm-{uuid.uuid4().hex[:8]}", 2)
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
+    data = run_wrk(wrk, service.url, body_file, prefix, seconds)
+    errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
+    run = WrkRun(
+        name,
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["non2xx"],
+        errors,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+    )
+    return run, prefix
+
+
+def bench_ack(wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str, ...]) -> dict:
+    fake = FakeGitHub()
+    bodies = labeled_bodies(fake)
+    with tempfile.TemporaryDirectory() as tmp, FakeServer(fake) as server:
+        workdir = Path(tmp)
+        body_file = workdir / "bodies.tsv"
+        body_file.write_text(bodies)
+        database_url = f"sqlite:///{workdir}/bench.db"
+        runs = []
+        minimal = Service(
+            name="minimal",
+            app="bench.minimal_app:app",
+            database_url=database_url,
+            github_url=server.url,
+            private_key=private_key,
+            workdir=workdir / "minimal",
+        ).start(extra_args=uvicorn_args)
+        try:
+            runs.append(measure(wrk, "minimal", minimal, body_file, seconds)[0])
+        finally:
+            minimal.stop()
+        service = Service(
+            name="service",
+            database_url=database_url,
+            github_url=server.url,
+            private_key=private_key,
+            workdir=workdir / "service",
+            settle_seconds=1.5,
+            log_level="WARNING",
+        ).start(extra_args=uvicorn_args)
+        try:
+            run, prefix = measure(wrk, "service", service, body_file, seconds)
+            run.stored = asyncio.run(count_stored(database_url, prefix))
+            runs.append(run)
+        finally:
+            service.stop()
+    base, ours = runs
+    return {
+        "connections": CONNECTIONS,
+        "seconds": seconds,
+        "uvicorn": " ".join(uvicorn_args) or "defaults",
+        "minimal": base,
+        "service": ours,
+        "ratio": ours.rps / base.rps,
+        "all_2xx_stored": ours.stored is not None and ours.stored >= ours.ok,
+    }
