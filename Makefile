@@ -20,8 +20,8 @@ run: $(VENV)/.synced
 test: $(VENV)/.synced lint typecheck pytest
 
 lint: $(VENV)/.synced
-	$(BIN)/ruff check app tests
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
 
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy

@@ -10,24 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from app.db import deliveries, make_engine
 from app.inbox import Inbox
 from app.settings import Settings
+from tests.fake_github import new_private_key as private_key  # noqa: F401
 
 REPO = "octo/ops"
-
-
-def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 def open_inbox(database_url: str) -> Inbox:

@@ -59,6 +59,18 @@ class Session:
         return self.calls_since(mark)
 
 
+def start_service(server: FakeServer, tmp: Path, database_url: str, private_key: str) -> Service:
+    """The service as a process, label deliveries handled at once (settle delay apart)."""
+    return Service(
+        database_url=database_url,
+        github_url=server.url,
+        private_key=private_key,
+        workdir=tmp / "service",
+        settle_seconds=0,
+        log_level="WARNING",
+    ).start()
+
+
 def declare(fake: FakeGitHub, count: int) -> tuple[list[int], Deliveries]:
     numbers, events = [], []
     for _ in range(count):
@@ -73,14 +85,7 @@ async def effect_figures(private_key: str, samples: int) -> dict[str, Any]:
     fake.repo(REPO).permissions["carol"] = "triage"
     with tempfile.TemporaryDirectory() as tmp, FakeServer(fake) as server:
         database_url = f"sqlite:///{tmp}/flow.db"
-        service = Service(
-            database_url=database_url,
-            github_url=server.url,
-            private_key=private_key,
-            workdir=Path(tmp) / "service",
-            settle_seconds=0,
-            log_level="WARNING",
-        ).start()
+        service = start_service(server, Path(tmp), database_url, private_key)
         session = Session(server, service, database_url)
         try:
             async with httpx.AsyncClient() as client:
@@ -133,14 +138,7 @@ async def memory_figures(private_key: str, total: int) -> dict[str, Any]:
     fake = FakeGitHub()
     with tempfile.TemporaryDirectory() as tmp, FakeServer(fake) as server:
         database_url = f"sqlite:///{tmp}/memory.db"
-        service = Service(
-            database_url=database_url,
-            github_url=server.url,
-            private_key=private_key,
-            workdir=Path(tmp) / "service",
-            settle_seconds=0,
-            log_level="WARNING",
-        ).start()
+        service = start_service(server, Path(tmp), database_url, private_key)
         try:
             events = server.call(mixed_traffic, fake, total)
             before = rss_mb(service.pid)

@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -24,7 +22,7 @@ from app.records import Incident
 from app.services import Services
 from app.settings import Settings
 from app.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
-from tests.fake_github import FakeGitHub
+from tests.fake_github import FakeGitHub, new_private_key
 
 SECRET = "test-secret"
 # The repository most tests use, and the default status labels by their initials.
@@ -48,12 +46,7 @@ def sign(body: bytes, secret: str = SECRET) -> str:
 
 @pytest.fixture(scope="session")
 def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
+    return new_private_key()
 
 
 def _asyncpg(url: str) -> str:

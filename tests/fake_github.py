@@ -28,6 +28,19 @@ BOT_LOGIN = f"{APP_SLUG}[bot]"
 STATUS_MARKER = "<!-- incident-flow:status -->"
 
 
+def new_private_key() -> str:
+    """A fresh RSA key in PEM, as GitHub issues one to an App."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -60,6 +60,14 @@ def header_safe(value: str) -> str:
     return value.encode("ascii", "ignore").decode().replace("\r", "").replace("\n", "")
 
 
+def fuzzed_headers(event: str, delivery_id: str, signature: str) -> dict[str, str]:
+    return {
+        "X-GitHub-Event": header_safe(event),
+        "X-GitHub-Delivery": header_safe(delivery_id),
+        "X-Hub-Signature-256": header_safe(signature),
+    }
+
+
 async def post(
     harness: Harness, body: bytes, headers: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
@@ -75,11 +83,7 @@ async def test_no_valid_signature_nothing_stored(
     harness: Harness, body: bytes, event: str, delivery_id: str, signature: str
 ) -> None:
     before = await stored(harness)
-    headers = {
-        "X-GitHub-Event": header_safe(event),
-        "X-GitHub-Delivery": header_safe(delivery_id),
-        "X-Hub-Signature-256": header_safe(signature),
-    }
+    headers = fuzzed_headers(event, delivery_id, signature)
     status, _ = await post(harness, body, headers)
     assert status == 401
     wrong_secret = {**headers, "X-Hub-Signature-256": sign(body, "not-the-secret")}
@@ -102,11 +106,7 @@ async def test_signed_junk_never_breaks_the_receiver(
 ) -> None:
     harness = any_harness
     before = await stored(harness)
-    headers = {
-        "X-GitHub-Event": header_safe(event),
-        "X-GitHub-Delivery": header_safe(delivery_id),
-        "X-Hub-Signature-256": sign(body),
-    }
+    headers = fuzzed_headers(event, delivery_id, sign(body))
     status, answer = await post(harness, body, headers)
     assert status in (200, 202, 400), (status, answer)
     queued = status == 202 and answer.get("message") == "queued"
