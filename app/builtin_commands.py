@@ -10,6 +10,7 @@ from app.decide import Decision, explain_status
 from app.lifecycle import Severity, Status, legal_moves
 from app.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
 from app.records import Incident, TimelineEntry
+from app.status_comment import MOVE_COMMANDS
 from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
 
@@ -141,7 +142,7 @@ def _status_command(target: Status) -> Handler:
             return Decision(incident, (reply(ctx, cmd, text),))
         if move.kind is MoveKind.ILLEGAL:
             moves = legal_moves(incident.status)
-            options = ", ".join(f"`{_COMMAND_FOR[m]}`" for m in moves) or "none"
+            options = ", ".join(f"`{MOVE_COMMANDS[m]}`" for m in moves) or "none"
             text = (
                 f"{incident.status.display} → {target.display} is not a legal move, so "
                 f"nothing changed. {explain_status(incident.status, ctx.scheme)} "
@@ -155,14 +156,6 @@ def _status_command(target: Status) -> Handler:
 
     return handler
 
-
-_COMMAND_FOR = {
-    Status.STABILIZED: "/stabilized",
-    Status.UNDER_INVESTIGATION: "/investigating",
-    Status.RESOLVED: "/resolved",
-    Status.REVIEWED: "/reviewed",
-    Status.STABILIZATION_PENDING: "/recurred",
-}
 
 command("stabilized", usage="/stabilized", summary="→ Stabilized")(
     _status_command(Status.STABILIZED)

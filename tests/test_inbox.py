@@ -103,7 +103,6 @@ async def test_two_instances_share_one_inbox_exactly_once(database_url: str) -> 
     for key, seq, _ in recorder.handled:
         per_issue[key].append(seq)
     assert all(s == sorted(s) for s in per_issue.values()), "per-issue order kept"
-    assert {name for _, _, name in recorder.handled} == {"a", "b"}
     await first.engine.dispose()
     await second.engine.dispose()
 
