@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
@@ -36,6 +38,23 @@ def session_secret(settings: Settings) -> str:
     return secrets.token_hex(32)
 
 
+def _sealer(settings: Settings) -> Fernet:
+    key = hashlib.sha256(f"{session_secret(settings)}:viewer-token".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(settings: Settings, token: str) -> str:
+    """Encrypt the viewer's GitHub token: the session cookie is signed, not secret."""
+    return _sealer(settings).encrypt(token.encode()).decode()
+
+
+def unseal(settings: Settings, sealed: str) -> str | None:
+    try:
+        return _sealer(settings).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
 class SignedOut(Exception):
     """GitHub no longer accepts the viewer's token (expired or revoked)."""
 
@@ -50,7 +69,8 @@ def viewer_of(request: Request) -> Viewer | None:
     data = request.session.get("viewer")
     if not isinstance(data, dict) or not data.get("login") or not data.get("token"):
         return None
-    return Viewer(str(data["login"]), str(data["token"]))
+    token = unseal(request.app.state.services.settings, str(data["token"]))
+    return Viewer(str(data["login"]), token) if token else None
 
 
 @dataclass
@@ -171,7 +191,7 @@ def make_router() -> APIRouter:
             login = await user_login(settings, token, services.github_transport)
         except (httpx.HTTPError, ValueError) as exc:
             return _refused(f"GitHub did not sign you in: {exc}.")
-        request.session["viewer"] = {"login": login, "token": token}
+        request.session["viewer"] = {"login": login, "token": seal(settings, token)}
         return RedirectResponse("/", 303)
 
     @router.get("/auth/logout")

@@ -144,3 +144,15 @@ async def test_no_sign_in_link_without_an_oauth_client(harness_for) -> None:  # 
     page = (await harness.client.get("/")).text
     assert "Search is down" in page and "Sign in with GitHub" not in page
     assert (await harness.client.get("/auth/login")).status_code == 503
+
+
+async def test_session_cookie_never_holds_the_viewer_token_in_clear(board: Harness) -> None:
+    import base64
+    import json
+
+    await sign_in(board, "carol")
+    (token,) = [t for t, login in board.fake.user_tokens.items() if login == "carol"]
+    cookie = board.client.cookies["incident_flow_session"]
+    data = json.loads(base64.b64decode(cookie.split(".")[0] + "=="))
+    assert data["viewer"]["login"] == "carol"
+    assert token not in json.dumps(data)
