@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from app.commands import REGISTRY
 from app.config import ConfigCache, LoadedConfig, format_errors, push_touches_config
 from app.decide import Hint
 from app.github import Client, GitHubRefused, marker
-from app.inbox import Delivery
+from app.inbox import Delivery, Envelope, Inbox
 from app.leads import pick_lead
 from app.lifecycle import Status
 from app.payloads import Event
@@ -29,15 +29,17 @@ from app.status_comment import STATUS_KEY, commands_for_moves, render_status
 
 log = logging.getLogger(__name__)
 
+# Internal deliveries that finish a follow-up; GitHub never sends an event of this name.
+FOLLOW_UP_EVENT = "incident-flow.follow-up"
+CATCH_UP_EVERY = 300.0
+
 
 @dataclass
 class FollowUp:
     responder: Responder
     configs: ConfigCache
     books: Bookkeeping
-    # One follow-up per issue at a time in this process: the catch-up job and the worker
-    # would otherwise both find no status comment and both post one.
-    _locks: dict[tuple[int, int], asyncio.Lock] = field(default_factory=dict, repr=False)
+    inbox: Inbox | None = None  # where `catch_up` queues unfinished follow-ups
 
     # After every saved change ------------------------------------------------------
 
@@ -49,14 +51,11 @@ class FollowUp:
         await self.books.set_due(after.repo_id, after.number, False)
 
     async def follow(self, client: Client, before: Incident | None, after: Incident) -> None:
-        """Config report, lead, retrospective and status comment for a changed incident."""
-        async with self._lock(after.repo_id, after.number):
-            await self._follow(client, before, after)
+        """Config report, lead, retrospective and status comment for a changed incident.
 
-    def _lock(self, repo_id: int, number: int) -> asyncio.Lock:
-        return self._locks.setdefault((repo_id, number), asyncio.Lock())
-
-    async def _follow(self, client: Client, before: Incident | None, after: Incident) -> None:
+        Always runs in the worker, in the incident's own queue (catch-ups too): never two at
+        once for one incident, on any instance.
+        """
         loaded = await self.configs.get(client, after.repo)
         await self._report_config(client, after, loaded)
         if after.managed and after.lead is None:
@@ -159,24 +158,50 @@ class FollowUp:
             await self.books.set_status_comment(incident.repo_id, incident.number, comment_id)
 
     async def catch_up(self) -> list[str]:
-        """Finish the follow-up of changes whose hook failed; returns "repo_id#number" done."""
-        done: list[str] = []
+        """Queue the follow-up of changes whose hook failed; returns the "repo_id#number"s.
+
+        The work itself runs in the worker, in the incident's own queue, so it can never
+        interleave with a delivery for the same incident on any instance.
+        """
+        queued: list[str] = []
+        bucket = int(time.time() // CATCH_UP_EVERY)  # at most one queued per incident per bucket
         for repo_id, number, installation_id in await self.books.due():
-            client = self.responder.github.installation(installation_id)
-            async with self._lock(repo_id, number):
-                # Read under the lock: the worker may have saved a newer record meanwhile.
-                incident = await self.responder.store.load(repo_id, number)
-                if incident is None:
-                    continue
-                try:
-                    # Without the change at hand, the retrospective is decided from the state.
-                    await self._follow(client, None, incident)
-                except Exception:
-                    log.exception("follow-up of %s#%s failed again", incident.repo, number)
-                    continue
-            await self.books.set_due(repo_id, number, False)
-            done.append(f"{repo_id}#{number}")
-        return done
+            incident = await self.responder.store.load(repo_id, number)
+            if incident is None or self.inbox is None:
+                continue
+            key = f"{repo_id}#{number}"
+            payload = {
+                "repository": {"id": repo_id, "full_name": incident.repo},
+                "installation": {"id": installation_id},
+                "number": number,
+            }
+            await self.inbox.store(
+                Envelope(
+                    delivery_id=f"follow-up:{key}:{bucket}",
+                    event=FOLLOW_UP_EVENT,
+                    action=None,
+                    installation_id=installation_id,
+                    repo=incident.repo,
+                    issue_key=key,
+                    payload=json.dumps(payload),
+                )
+            )
+            queued.append(key)
+        return queued
+
+    async def on_follow_up(self, delivery: Delivery, event: Event) -> str:
+        """Finish a failed follow-up, in the incident's queue (see `catch_up`)."""
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        number = int(json.loads(delivery.payload)["number"])
+        incident = await self.responder.store.load(event.repository.id, number)
+        if incident is None:
+            return "follow-up: no incident"
+        client = self.responder.github.installation(event.installation.id)
+        # Without the change at hand, the retrospective is decided from the state.
+        await self.follow(client, None, incident)
+        await self.books.set_due(incident.repo_id, number, False)
+        return "follow-up done"
 
     # Deliveries ---------------------------------------------------------------------
 
@@ -211,8 +236,7 @@ class FollowUp:
             if incident is None:
                 return None
             client = self.responder.github.installation(event.installation.id)
-            async with self._lock(repo_id, number):
-                await self.refresh_status(client, incident)
+            await self.refresh_status(client, incident)
             return f"status comment {event.action} by hand: rebuilt"
         return None
 
@@ -260,17 +284,19 @@ def _github_time(value: object, fallback: datetime) -> datetime:
 def install(
     responder: Responder,
     books: Bookkeeping,
+    inbox: Inbox | None = None,
     *,
     config_ttl_seconds: float = 300.0,
     reminder_interval_seconds: float = 60.0,
 ) -> tuple[FollowUp, ReminderScheduler]:
     """Wire config, leads, status comments, retrospectives and reminders into the responder."""
     configs = ConfigCache(ttl=config_ttl_seconds)
-    followup = FollowUp(responder, configs, books)
+    followup = FollowUp(responder, configs, books, inbox)
     responder.scheme_for = configs.scheme_for
     responder.window_for = configs.window_for
     responder.after_change.append(followup.after_change)
     for name, handler in (
+        (FOLLOW_UP_EVENT, followup.on_follow_up),
         ("push", followup.on_push),
         ("issue_comment", followup.on_comment),
         ("issues", followup.on_issue),

@@ -112,6 +112,7 @@ async def build_services(
         followup, reminders = install_followup(
             responder,
             Bookkeeping(engine),
+            inbox,
             config_ttl_seconds=settings.config_ttl_seconds,
             reminder_interval_seconds=settings.reminder_interval_seconds,
         )

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db import metadata
+from app.db import deliveries, metadata, utcnow
 from app.main import create_app
 from app.records import Incident
 from app.services import Services
@@ -172,6 +172,15 @@ class Harness:
     async def settle(self) -> None:
         assert self.services.worker is not None
         await self.services.worker.run_until_idle()
+
+    async def backoff_passes(self) -> None:
+        """Every retry's back-off runs out now (instead of waiting minutes for it)."""
+        async with self.services.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "pending")
+                .values(available_at=utcnow())
+            )
 
     async def run(self, deliveries: list[tuple[str, dict[str, Any]]]) -> None:
         """Deliver, process everything, then feed back the echoes GitHub would send."""

@@ -273,5 +273,7 @@ async def test_a_failed_assignment_is_caught_up(harness: Harness) -> None:
     number = await declare(harness, actor="zed")
     assert harness.fake.issue(REPO, number).assignees == []
     await harness.services.extras["followup"].catch_up()
+    await harness.backoff_passes()
+    await harness.settle()
     assert harness.fake.issue(REPO, number).assignees == ["zed"]
     assert (await record(harness, number)).lead == "zed"

@@ -166,12 +166,7 @@ async def test_long_outage_defers_the_delivery_and_converges_later(harness: Harn
     counts = await harness.services.inbox.counts()
     assert counts.get("pending") == 1 and "dead" not in counts
     harness.fake.faults.clear()
-    from sqlalchemy import update
-
-    from app.db import deliveries, utcnow
-
-    async with harness.services.engine.begin() as conn:  # fast-forward the back-off
-        await conn.execute(update(deliveries).values(available_at=utcnow()))
+    await harness.backoff_passes()
     await harness.settle()
     assert harness.labels(number) == {"incident", "severity:1", SP}
     assert len(harness.bot_comments(number)) == 1

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.db import deliveries, utcnow
 from tests.conftest import Harness
@@ -26,14 +26,6 @@ async def declare(harness: Harness, count: int) -> list[int]:
         await harness.echo()
         numbers.append(issue.number)
     return numbers
-
-
-async def time_passes(harness: Harness) -> None:
-    """Every back-off runs out (instead of waiting minutes for it)."""
-    async with harness.services.engine.begin() as conn:
-        await conn.execute(
-            update(deliveries).where(deliveries.c.state == "pending").values(available_at=utcnow())
-        )
 
 
 def assert_converged(harness: Harness, numbers: list[int], status: str) -> None:
@@ -65,7 +57,7 @@ async def test_github_down_then_back_drains_the_backlog_without_duplicates(
         counts = await harness.services.inbox.counts()
         assert counts.get("dead", 0) == 0, "a transient error never buries a delivery"
         assert counts.get("pending") == len(events)
-        await time_passes(harness)
+        await harness.backoff_passes()
     calls_during_outage = len(harness.fake.calls)
 
     harness.fake.heal()
