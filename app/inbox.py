@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -132,17 +132,39 @@ class Inbox:
             )
             .exists()
         )
-        ready = or_(
-            and_(deliveries.c.state == "pending", deliveries.c.available_at <= now),
-            and_(deliveries.c.state == "processing", deliveries.c.lease_until < now),
+        # Two passes, each walking an index in order and stopping at `limit`: abandoned claims
+        # first (few), then pending work, oldest available first. One query with OR had to
+        # check every pending row of the backlog before sorting (90 ms at 4,500 pending).
+        passes = (
+            (
+                and_(deliveries.c.state == "processing", deliveries.c.lease_until < now),
+                deliveries.c.seq,
+            ),
+            (
+                and_(deliveries.c.state == "pending", deliveries.c.available_at <= now),
+                deliveries.c.available_at,
+            ),
         )
-        candidates = (
-            select(deliveries.c.seq).where(ready, ~blocked).order_by(deliveries.c.seq).limit(limit)
-        )
-        if self.is_postgres:
-            # Each instance skips rows another is claiming: every delivery goes to one of them.
-            candidates = candidates.with_for_update(skip_locked=True)
-        stmt = (
+        rows: list[Any] = []
+        async with self._writing() as conn:
+            for ready, order in passes:
+                if len(rows) >= limit:
+                    break
+                candidates = (
+                    select(deliveries.c.seq)
+                    .where(ready, ~blocked)
+                    .order_by(order, deliveries.c.seq)
+                    .limit(limit - len(rows))
+                )
+                if self.is_postgres:
+                    # Each instance skips rows another is claiming: every delivery goes to one.
+                    candidates = candidates.with_for_update(skip_locked=True)
+                rows += (await conn.execute(self._take(candidates, worker_id, now, lease))).all()
+        return sorted((Delivery(*row) for row in rows), key=lambda d: d.seq)
+
+    @staticmethod
+    def _take(candidates: Select[Any], worker_id: str, now: datetime, lease: float) -> Any:
+        return (
             update(deliveries)
             .where(deliveries.c.seq.in_(candidates.scalar_subquery()))
             .values(
@@ -163,9 +185,6 @@ class Inbox:
                 deliveries.c.attempts,
             )
         )
-        async with self._writing() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return sorted((Delivery(*row) for row in rows), key=lambda d: d.seq)
 
     async def release_all(self) -> int:
         """Hand every claimed delivery back (start-up of a single-instance SQLite service)."""

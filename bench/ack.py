@@ -84,7 +84,7 @@ def bench_ack(wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str,
         body_file = workdir / "bodies.tsv"
         body_file.write_text(bodies)
         database_url = f"sqlite:///{workdir}/bench.db"
-        runs = []
+        runs: list[WrkRun] = []
         minimal = Service(
             name="minimal",
             app="bench.minimal_app:app",
@@ -97,28 +97,34 @@ def bench_ack(wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str,
             runs.append(measure(wrk, "minimal", minimal, body_file, seconds)[0])
         finally:
             minimal.stop()
-        service = Service(
-            name="service",
-            database_url=database_url,
-            github_url=server.url,
-            private_key=private_key,
-            workdir=workdir / "service",
-            settle_seconds=1.5,
-            log_level="WARNING",
-        ).start(extra_args=uvicorn_args)
-        try:
-            run, prefix = measure(wrk, "service", service, body_file, seconds)
-            run.stored = asyncio.run(count_stored(database_url, prefix))
-            runs.append(run)
-        finally:
-            service.stop()
-    base, ours = runs
+        for name, worker in (("service", True), ("receiver only", False)):
+            service = Service(
+                name=name.replace(" ", "-"),
+                database_url=f"sqlite:///{workdir}/{name.replace(' ', '-')}.db",
+                github_url=server.url,
+                private_key=private_key,
+                workdir=workdir / name.replace(" ", "-"),
+                settle_seconds=1.5,
+                log_level="WARNING",
+            )
+            if not worker:
+                service.env.pop("APP_ID")  # no App credentials: deliveries stored, not handled
+            service.start(extra_args=uvicorn_args)
+            try:
+                run, prefix = measure(wrk, name, service, body_file, seconds)
+                run.stored = asyncio.run(count_stored(service.env["DATABASE_URL"], prefix))
+                runs.append(run)
+            finally:
+                service.stop()
+    base, ours, receiver = runs
     return {
         "connections": CONNECTIONS,
         "seconds": seconds,
         "uvicorn": " ".join(uvicorn_args) or "defaults",
         "minimal": base,
         "service": ours,
+        "receiver": receiver,
         "ratio": ours.rps / base.rps,
-        "all_2xx_stored": ours.stored is not None and ours.stored >= ours.ok,
+        "receiver_ratio": receiver.rps / base.rps,
+        "all_2xx_stored": all(r.stored is not None and r.stored >= r.ok for r in runs[1:]),
     }

@@ -142,33 +142,40 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_sigkill_during_a_burst_loses_nothing_and_repeats_nothing(
-    database_url: str, private_key: str, tmp_path: Path
-) -> None:
+async def burst_with_kills(
+    database_url: str,
+    private_key: str,
+    workdir: Path,
+    *,
+    issues: int,
+    targets: list[Status],
+    kill_rounds: set[int],
+) -> int:
+    """Rounds of hand-made label moves sent to one service, SIGKILLed in `kill_rounds`."""
     fake = FakeGitHub()
-    numbers = declare_issues(fake, 30)
+    numbers = declare_issues(fake, issues)
     with FakeServer(fake) as server:
         service = Service(
             database_url=database_url,
             github_url=server.url,
             private_key=private_key,
-            workdir=tmp_path / "run",
+            workdir=workdir,
             lease_seconds=2,
         ).start()
         answers: dict[str, int | None] = {}
         failed: list[tuple[str, str, dict[str, Any]]] = []
         try:
             async with httpx.AsyncClient() as client:
-                for round_no, target in enumerate(TARGETS):
+                for round_no, target in enumerate(targets):
                     events = server.call(human_round, fake, numbers, target)
-                    if round_no != 3:
+                    if round_no not in kill_rounds:
                         await send_all(client, [service.url], events, answers)
                         continue
                     # Kill the process halfway through this round, with a backlog in flight.
                     half = len(events) // 2
                     await send_all(client, [service.url], events[:half], answers)
                     service.kill()
-                    failed = await send_all(client, [service.url], events[half:], answers)
+                    failed += await send_all(client, [service.url], events[half:], answers)
                     await asyncio.to_thread(service.start)
                 assert failed, "the killed service refused nothing"
                 # GitHub keeps failed deliveries; an operator redelivers them, with their ids.
@@ -183,7 +190,29 @@ async def test_sigkill_during_a_burst_loses_nothing_and_repeats_nothing(
             await inbox.engine.dispose()
         finally:
             service.stop()
-    assert len(answers) >= 400
+    return len(answers)
+
+
+async def test_sigkill_during_a_burst_loses_nothing_and_repeats_nothing(
+    database_url: str, private_key: str, tmp_path: Path
+) -> None:
+    sent = await burst_with_kills(
+        database_url, private_key, tmp_path / "run", issues=30, targets=TARGETS, kill_rounds={3}
+    )
+    assert sent >= 400
+
+
+@pytest.mark.soak
+async def test_soak_repeated_sigkills(database_url: str, private_key: str, tmp_path: Path) -> None:
+    sent = await burst_with_kills(
+        database_url,
+        private_key,
+        tmp_path / "run",
+        issues=60,
+        targets=TARGETS * 3,
+        kill_rounds={2, 6, 11, 17},
+    )
+    assert sent >= 2500
 
 
 async def test_two_instances_one_killed_the_other_finishes(
