@@ -212,7 +212,7 @@ async def test_soak_repeated_sigkills(database_url: str, private_key: str, tmp_p
         targets=TARGETS * 3,
         kill_rounds={2, 6, 11, 17},
     )
-    assert sent >= 2500
+    assert sent >= 2400
 
 
 async def test_two_instances_one_killed_the_other_finishes(
