@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,9 +66,12 @@ def ensure_wrk() -> str | None:
     found = shutil.which("wrk")
     if found:
         return found
-    if shutil.which("apt-get"):
+    if shutil.which("apt-get") and os.geteuid() == 0:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
+        for step in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"]) * 2:
+            if shutil.which("wrk"):
+                break
+            subprocess.run(step, check=False)  # the update runs only when the install failed
         found = shutil.which("wrk")
     if not found:
         print(
