@@ -78,6 +78,7 @@ class Services:
             await reminders.stop()
         if self.github is not None:
             await self.github.aclose()
+        await self.inbox.close()
         await self.engine.dispose()
 
 
