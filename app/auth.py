@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from app.db import incidents
+from app.db import incidents, reading
 from app.pages import escape, page
 from app.settings import Settings
 
@@ -92,7 +92,7 @@ class RepoAccess:
         )
 
     async def installations(self) -> dict[str, int]:
-        async with self.services.engine.connect() as conn:
+        async with reading(self.services.engine) as conn:
             rows = await conn.execute(
                 select(incidents.c.repo, func.max(incidents.c.installation_id)).group_by(
                     incidents.c.repo

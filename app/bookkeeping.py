@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import claims, deliveries, incident_extras, incidents, leases, utcnow
+from app.db import claims, deliveries, incident_extras, incidents, leases, reading, utcnow
 from app.lifecycle import Severity, Status
 
 
@@ -46,7 +46,7 @@ class Bookkeeping:
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     async def extras(self, repo_id: int, number: int) -> Extras:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (
                 (
                     await conn.execute(
@@ -95,7 +95,7 @@ class Bookkeeping:
                 ~in_flight.exists(),  # the worker has it now: catch up once it is done
             )
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return [(int(a), int(b), int(c)) for a, b, c in (await conn.execute(query)).all()]
 
     async def note_human_comment(self, repo_id: int, number: int, at: datetime) -> None:
@@ -115,7 +115,7 @@ class Bookkeeping:
             await conn.execute(stmt)
 
     async def incident_for_retro(self, repo_id: int, retro_number: int) -> int | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return (
                 await conn.execute(
                     select(incident_extras.c.number).where(
@@ -127,7 +127,7 @@ class Bookkeeping:
 
     async def last_led(self, repo_id: int) -> dict[str, datetime]:
         """When each person last led an incident of this repo (by the incident's record time)."""
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(
                 select(incidents.c.lead, func.max(incidents.c.declared_at))
                 .where(incidents.c.repo_id == repo_id, incidents.c.lead.is_not(None))
@@ -162,7 +162,7 @@ class Bookkeeping:
             )
             .order_by(incidents.c.repo_id, incidents.c.number)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
         return [
             OpenIncident(

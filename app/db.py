@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -172,9 +174,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("read_only"):
+        conn.exec_driver_sql("BEGIN")  # a reader takes no lock in WAL mode
+        return
     # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes
     # fails at once with "database is locked" when another writer got in between.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection that only reads: on SQLite its transaction leaves the write lock free."""
+    async with engine.connect() as conn:
+        await conn.execution_options(read_only=True)
+        yield conn
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.batching import GroupCommit
-from app.db import deliveries, utcnow
+from app.db import deliveries, reading, utcnow
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class Inbox:
     async def known(self, delivery_ids: list[str]) -> set[str]:
         if not delivery_ids:
             return set()
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(
                 select(deliveries.c.delivery_id).where(deliveries.c.delivery_id.in_(delivery_ids))
             )
@@ -266,7 +266,7 @@ class Inbox:
             )
 
     async def next_ready_at(self) -> datetime | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return (
                 await conn.execute(
                     select(func.min(deliveries.c.available_at)).where(
@@ -277,7 +277,7 @@ class Inbox:
 
     async def depth(self) -> tuple[int, datetime | None]:
         """How many deliveries wait, and when the oldest of them arrived."""
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (
                 await conn.execute(
                     select(func.count(), func.min(deliveries.c.received_at)).where(
@@ -288,7 +288,7 @@ class Inbox:
         return int(row[0]), row[1]
 
     async def counts(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(
                 select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
             )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bookkeeping import Bookkeeping
 from app.chat import SlackNotifier
-from app.db import create_schema, make_engine
+from app.db import create_schema, make_engine, reading
 from app.followup import install as install_followup
 from app.github import GitHubApp
 from app.inbox import Inbox
@@ -28,6 +28,18 @@ from app.store import IncidentStore
 from app.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReceiverLoad:
+    """Webhook requests being answered right now: many at once is a burst, and the worker
+    then leaves the CPU to the receiver (see Worker.busy)."""
+
+    inflight: int = 0
+    burst_at: int = 4
+
+    def burst(self) -> bool:
+        return self.inflight >= self.burst_at
 
 
 @dataclass
@@ -45,6 +57,7 @@ class Services:
     github_transport: httpx.AsyncBaseTransport | None = None
     # Long-running jobs of this instance (periodic redelivery), cancelled on close.
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    receiving: ReceiverLoad = field(default_factory=lambda: ReceiverLoad())
 
     def notify_worker(self) -> None:
         if self.worker is not None:
@@ -55,7 +68,7 @@ class Services:
 
     async def database_ok(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with reading(self.engine) as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:
@@ -91,6 +104,7 @@ async def build_services(
     engine = make_engine(settings.async_database_url)
     await create_schema(engine)
     inbox = Inbox(engine)
+    receiving = ReceiverLoad()
     store = IncidentStore(engine)
     metrics = Metrics(urlsplit(settings.github_api_url).path)
     github: GitHubApp | None = None
@@ -132,6 +146,7 @@ async def build_services(
             handler_timeout=settings.handler_timeout_seconds,
             max_attempts=settings.max_attempts,
             on_outcome=metrics.delivery_done,
+            busy=receiving.burst,
         )
         if start_worker:
             if engine.dialect.name == "sqlite":
@@ -164,4 +179,5 @@ async def build_services(
         metrics=metrics,
         github_transport=github_transport,
         background=background,
+        receiving=receiving,
     )

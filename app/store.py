@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.db import incidents, timeline, utcnow
+from app.db import incidents, reading, timeline, utcnow
 from app.lifecycle import Severity, Status
 from app.records import Incident, TimelineEntry
 
@@ -19,7 +19,7 @@ class IncidentStore:
         self.engine = engine
 
     async def load(self, repo_id: int, number: int) -> Incident | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (
                 (
                     await conn.execute(
@@ -101,7 +101,7 @@ class IncidentStore:
                 )
 
     async def all(self, *, repo: str | None = None) -> list[Incident]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             query = select(incidents).order_by(incidents.c.declared_at)
             if repo is not None:
                 query = query.where(incidents.c.repo == repo)

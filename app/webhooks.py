@@ -36,6 +36,14 @@ def _answer(status: int, message: str) -> JSONResponse:
 
 async def receive_delivery(request: Request, services: Any) -> JSONResponse:
     """Verify, store and answer one delivery (the whole receiver, framework-free)."""
+    services.receiving.inflight += 1
+    try:
+        return await _receive(request, services)
+    finally:
+        services.receiving.inflight -= 1
+
+
+async def _receive(request: Request, services: Any) -> JSONResponse:
     settings = services.settings
     if not settings.webhook_secret:
         return _answer(503, "the app is not configured yet: no WEBHOOK_SECRET")

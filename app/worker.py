@@ -40,6 +40,7 @@ class Worker:
         max_transient_attempts: int = 60,
         worker_id: str | None = None,
         on_outcome: Callable[[Delivery, str, float], None] | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.inbox = inbox
         self.handler = handler
@@ -51,6 +52,7 @@ class Worker:
         self.max_transient_attempts = max_transient_attempts
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.on_outcome = on_outcome
+        self.busy = busy
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -101,6 +103,8 @@ class Worker:
             try:
                 capacity = self.concurrency - len(self._inflight)
                 batch: list[Delivery] = []
+                if capacity > 0 and self.busy is not None and self.busy():
+                    await self._yield_to_receiver()
                 if capacity > 0:
                     batch = await self.inbox.claim(self.worker_id, capacity, self.lease_seconds)
                 for delivery in batch:
@@ -116,6 +120,14 @@ class Worker:
             except Exception:  # the database may be briefly unreachable; keep the loop alive
                 log.exception("worker loop error")
                 await asyncio.sleep(self.poll_seconds)
+
+    async def _yield_to_receiver(self, longest: float = 0.2) -> None:
+        """In a burst of deliveries, answering GitHub comes first (it allows 10 s a
+        delivery, and a delivery it counts as failed is not sent again): take the next batch
+        when the burst pauses, or after `longest` at most, so processing never stops."""
+        deadline = time.monotonic() + longest
+        while self.busy is not None and self.busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _idle_wait(self) -> float:
         wait = self.poll_seconds

@@ -171,3 +171,25 @@ async def test_failures_retry_then_die_with_their_error(database_url: str) -> No
         error = (await conn.execute(select(deliveries.c.last_error))).scalar_one()
     assert "cannot handle this" in error
     await inbox.engine.dispose()
+
+
+async def test_worker_yields_to_a_burst_but_never_stops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inbox = await open_inbox(f"sqlite:///{tmp_path}/burst.db")
+    await fill(inbox, 6, 6)
+    recorder = Recorder()
+    checks: list[bool] = []
+
+    def always_busy() -> bool:
+        checks.append(True)
+        return True
+
+    worker = Worker(inbox, recorder.handler("a"), concurrency=3, busy=always_busy)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while len(recorder.handled) < 6 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    assert len(recorder.handled) == 6  # a burst slows processing; it never starves it
+    assert checks, "the worker asked whether the receiver was busy"
+    await inbox.close()
+    await inbox.engine.dispose()
