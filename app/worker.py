@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Delivery], Awaitable[str]]
 
+# Deliveries taken at a time while the receiver is in a burst.
+BURST_BATCH = 2
+
 
 def backoff(attempts: int, cap: float = 300.0) -> float:
     """Seconds before the next attempt: doubling from 2 s, capped, with a little jitter."""
@@ -105,6 +108,8 @@ class Worker:
                 batch: list[Delivery] = []
                 if capacity > 0 and self.busy is not None and self.busy():
                     await self._yield_to_receiver()
+                    # Small steps while the burst lasts: a batch holds the loop meanwhile.
+                    capacity = min(capacity, BURST_BATCH)
                 if capacity > 0:
                     batch = await self.inbox.claim(self.worker_id, capacity, self.lease_seconds)
                 for delivery in batch:
