@@ -133,7 +133,7 @@ def scale_lines(scale: dict[str, Any]) -> str:
 
 NOTES = """## Where the targets are missed, and why
 
-- **Ack ratio and p99.** The minimal app does one HMAC per request. The service also
+- **Ack ratio (and p99, at the edge).** The minimal app does one HMAC per request. The service also
   parses and validates the payload, writes it durably (a 202 means committed) and, in the
   same Python process on the same core, drains what it stores. `receiver only` is the
   storing path alone. What was done, each step measured with this script:
@@ -150,7 +150,8 @@ NOTES = """## Where the targets are missed, and why
   - the claim query walks an index and stops at its limit (90 ms per claim at 4,500
     pending before).
   The receiver alone went from 2,065 to about 7,000 requests/s (p99 67 → 8 ms), the
-  service with its worker on from 990 to about 6,000 (p99 91 → ~30 ms). The rest of the
+  service with its worker on from 990 to about 6,000 (p99 91 → ~25 ms, at the target's edge:
+  run to run it lands between 24 and 26 ms). The rest of the
   gap is the worker's own share of the core: each delivery it handles costs a claim, a
   read and a finish through SQLAlchemy. Separate receiver and worker processes (on
   PostgreSQL) would use the second core; that is the next step.
