@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -42,6 +43,18 @@ class GitHubRefused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(f"{status}: {message}")
         self.status = status
+
+
+def response_time(response: httpx.Response) -> datetime | None:
+    """GitHub's clock when it answered (the Date header); the earliest if a proxy added one."""
+    times = []
+    for value in response.headers.get_list("date"):
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            continue
+        times.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return min(times, default=None)
 
 
 def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float | None:
@@ -286,6 +299,12 @@ class Client:
     async def get_issue(self, repo: str, number: int) -> dict[str, Any]:
         data: dict[str, Any] = await self.request("GET", f"/repos/{repo}/issues/{number}")
         return data
+
+    async def read_issue(self, repo: str, number: int) -> tuple[dict[str, Any], datetime | None]:
+        """The issue, and GitHub's time of the read (its Date header) when it gave one."""
+        response = await self.request("GET", f"/repos/{repo}/issues/{number}", want_response=True)
+        data: dict[str, Any] = response.json()
+        return data, response_time(response)
 
     async def add_labels(self, repo: str, number: int, names: list[str]) -> None:
         await self.request("POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": names})

@@ -21,11 +21,15 @@ from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
 from app.plan import OpenIssue
+from app.reads import ReadLog
 from app.records import Incident
 from app.store import IncidentStore
 from app.transitions import RECURRENCE_WINDOW
 
 log = logging.getLogger(__name__)
+
+# Label changes: the sidebar sends one delivery per label, all after the change.
+SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
 
 SchemeLookup = Callable[[Client, str], Awaitable[LabelScheme]]
 WindowLookup = Callable[[Client, str], Awaitable[timedelta]]
@@ -65,6 +69,7 @@ class Responder:
     permissions: PermissionCache = field(default_factory=PermissionCache)
     # Called after each saved change, in order, with (client, before, after).
     after_change: list[AfterChange] = field(default_factory=list)
+    reads: ReadLog = field(default_factory=ReadLog)
     # Extra handlers per event name (config pushes, retrospectives, comment times).
     handlers: dict[str, list[EventHandler]] = field(default_factory=dict)
 
@@ -124,13 +129,23 @@ class Responder:
         repo = event.repository.full_name
         client = self.github.installation(event.installation.id)
         scheme = await self.scheme_for(client, repo)
-        data = await client.get_issue(repo, issue_ref.number)
+        data, read_at = await client.read_issue(repo, issue_ref.number)
         incident = await self.store.load(event.repository.id, issue_ref.number)
         if incident is None:
             data = await apply_form_answers(client, repo, data, scheme)
         issue = issue_from_api(repo, event.repository.id, data)
         window = await self.window_for(client, repo)
-        return Turn(client, event.installation.id, scheme, hint, issue, incident, window)
+        updated_at = _github_time(data.get("updated_at"))
+        return Turn(
+            client,
+            event.installation.id,
+            scheme,
+            hint,
+            issue,
+            incident,
+            window,
+            read=(updated_at, read_at),
+        )
 
     async def _carry_out(self, turn: Turn, decision: Decision, delivery: Delivery) -> str:
         """Apply a decision's plan, then save the record (and any incident it opened)."""
@@ -164,6 +179,10 @@ class Responder:
         if await self.is_own(event):
             return "echo"
         hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
+        key = event.issue_key() or ""
+        if event.action in SIDEBAR_ACTIONS and self.reads.covers(key, event.issue.updated_at):
+            # The other half of a sidebar change already read and acted on: no call needed.
+            return "covered by an earlier read"
         if not await self._may_be_incident(event):
             return "not an incident"
         turn = await self._turn(delivery, event, hint)
@@ -172,7 +191,9 @@ class Responder:
         )
         if decision.incident is None:
             return "not an incident"
-        return await self._carry_out(turn, decision, delivery)
+        outcome = await self._carry_out(turn, decision, delivery)
+        self.reads.note(key, *turn.read)
+        return outcome
 
     async def _may_be_incident(self, event: Event) -> bool:
         """False for an issue we never recorded whose payload lacks the incident label.
@@ -255,6 +276,7 @@ class Turn:
     issue: Issue
     incident: Incident | None
     recurrence_window: timedelta = RECURRENCE_WINDOW
+    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
 
 
 async def apply_form_answers(
@@ -296,3 +318,12 @@ def event_time(event: Event, fallback: datetime) -> datetime:
     if event.issue is not None and event.issue.updated_at is not None:
         return event.issue.updated_at
     return fallback
+
+
+def _github_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

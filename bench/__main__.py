@@ -156,9 +156,13 @@ NOTES = """## Where the targets are missed, and why
   read and a finish through SQLAlchemy. Separate receiver and worker processes (on
   PostgreSQL) would use the second core; that is the next step.
 - **Calls per correction.** An illegal sidebar move is two deliveries (`labeled`,
-  `unlabeled`); each re-reads the issue (2 GETs, by design: a delivery is a hint). The
-  correction itself is 3 writes (the explanation comment, remove the wrong label, put the
-  recorded one back) and the status comment is edited once. Echoes cost no call at all.
+  `unlabeled`). The first re-reads the issue (a delivery is a hint) and corrects it; the
+  second is covered by that read (the app remembers what it read and GitHub's time of the
+  read, `app/reads.py`) and costs no call: 1 GET. The correction itself is 3 writes (the
+  explanation comment, remove the wrong label, put the recorded one back) and the status
+  comment is edited once: 5 calls. Three would mean dropping the explanation or the
+  status comment, or replacing the two label calls with one PUT of the whole label set,
+  which would silently undo a label someone adds at the same moment. Echoes cost no call.
 - **Scale-out at zero latency.** Both instances, PostgreSQL, the fake GitHub and the
   load share two cores, so the work is CPU-bound and a second instance adds little. With
   GitHub's real latency (100 ms here, 100-300 ms in practice) each instance is bound by

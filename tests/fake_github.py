@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -529,7 +530,9 @@ class FakeGitHub:
             repo, issue = self._issue(request)
         except KeyError:
             return JSONResponse({"message": "Not Found"}, 404)
-        return JSONResponse(self.issue_payload(repo, issue))
+        # GitHub stamps every answer with its clock; the app reads after its settle delay.
+        date = format_datetime(self.now + timedelta(seconds=2), usegmt=True)
+        return JSONResponse(self.issue_payload(repo, issue), headers={"date": date})
 
     async def update_issue(self, request: Request) -> Response:
         repo, issue = self._issue(request)
