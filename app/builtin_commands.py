@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.command_flow import reply
+from app.command_flow import managed, reply
 from app.commands import REGISTRY, Command, CommandContext, Handler, command
 from app.decide import Decision, explain_status
 from app.lifecycle import Severity, Status, legal_moves
@@ -110,7 +110,7 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
 
 @command("severity", usage="/severity N", summary="change the severity (1, 2 or 3)")
 def severity_command(cmd: Command, ctx: CommandContext) -> Decision:
-    incident = _managed(ctx)
+    incident = managed(ctx)
     if cmd.args not in {"1", "2", "3"}:
         return _usage(cmd, ctx, "severity")
     severity = Severity(int(cmd.args))
@@ -125,7 +125,7 @@ def severity_command(cmd: Command, ctx: CommandContext) -> Decision:
 
 def _status_command(target: Status) -> Handler:
     def handler(cmd: Command, ctx: CommandContext) -> Decision:
-        incident = _managed(ctx)
+        incident = managed(ctx)
         move = request_move(
             incident,
             target,
@@ -187,7 +187,7 @@ command(
     summary="open a stabilization issue as a sub-issue (critical for severity 1 and 2)",
 )
 def stabilize_command(cmd: Command, ctx: CommandContext) -> Decision:
-    incident = _managed(ctx)
+    incident = managed(ctx)
     title = cmd.args.strip()
     if not title:
         return _usage(cmd, ctx, "stabilize")
@@ -212,11 +212,6 @@ def stabilize_command(cmd: Command, ctx: CommandContext) -> Decision:
         )
     )
     return Decision(noted, (effect,))
-
-
-def _managed(ctx: CommandContext) -> Incident:
-    assert ctx.incident is not None  # the dispatcher answers commands on non-incidents
-    return ctx.incident
 
 
 def _set_labels(ctx: CommandContext, wanted: list[str]) -> list[Effect]:

@@ -44,6 +44,12 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     return Decision(incident, tuple(plan))
 
 
+def managed(ctx: CommandContext) -> Incident:
+    """The incident a command runs on: the dispatcher answers commands on non-incidents."""
+    assert ctx.incident is not None
+    return ctx.incident
+
+
 def reply(ctx: CommandContext, command: Command, text: str) -> PostComment:
     """A short answer to one command, posted once however often the comment is seen."""
     return PostComment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from app.command_flow import reply
+from app.command_flow import managed, reply
 from app.commands import Command, CommandContext, command
 from app.decide import Decision
 from app.plan import Assign
@@ -21,8 +21,7 @@ LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
     summary="make @user the incident's lead (yourself without a name); assigns them",
 )
 def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
-    incident = ctx.incident
-    assert incident is not None
+    incident = managed(ctx)
     words = cmd.args.split()
     match = LOGIN.match(words[0]) if len(words) == 1 else None
     if len(words) > 1 or (words and match is None):
@@ -43,8 +42,7 @@ def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
     summary="add a note to the incident's timeline",
 )
 def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
-    incident = ctx.incident
-    assert incident is not None
+    incident = managed(ctx)
     if not cmd.args:
         return Decision(incident, (reply(ctx, cmd, "usage: `/timeline what happened`"),))
     entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "note", cmd.args)
@@ -58,7 +56,6 @@ def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
 )
 def retro_command(cmd: Command, ctx: CommandContext) -> Decision:
     # The shell opens the issue when it sees this entry (app/followup.py), once per incident.
-    incident = ctx.incident
-    assert incident is not None
+    incident = managed(ctx)
     entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "retro-requested", "Retrospective requested")
     return Decision(incident.noted(entry), ())
