@@ -71,8 +71,17 @@ deliveries = Table(
     Column("outcome", String(200)),
     Column("finished_at", UTCDateTime),
 )
-Index("ix_deliveries_ready", deliveries.c.state, deliveries.c.available_at)
-Index("ix_deliveries_issue", deliveries.c.issue_key, deliveries.c.seq)
+# Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
+# the table's only index beside the keys: each index is a cost on every stored delivery, and
+# the two it replaced led the planners to scan the whole backlog for a claim.
+_UNFINISHED = "finished_at IS NULL"
+Index(
+    "ix_deliveries_unfinished",
+    deliveries.c.issue_key,
+    deliveries.c.seq,
+    postgresql_where=text(_UNFINISHED),
+    sqlite_where=text(_UNFINISHED),
+)
 
 incidents = Table(
     "incidents",
@@ -204,6 +213,20 @@ async def create_schema(engine: AsyncEngine) -> None:
             # Instances starting together must not race to create the same tables.
             await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
         await conn.run_sync(metadata.create_all)
+        # create_all skips tables that exist; an index added since then is created here.
+        await conn.run_sync(_create_missing_indexes)
+        for name in _RETIRED_INDEXES:
+            await conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+
+
+# Indexes of earlier versions, dropped from databases that still have them.
+_RETIRED_INDEXES = ("ix_deliveries_ready", "ix_deliveries_issue")
+
+
+def _create_missing_indexes(conn: Any) -> None:
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def utcnow() -> datetime:

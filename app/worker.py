@@ -104,6 +104,9 @@ class Worker:
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                # Cleared before the claim, not after: a delivery that finishes or arrives
+                # while the claim runs sets it again, and the wait below returns at once.
+                self._wake.clear()
                 capacity = self.concurrency - len(self._inflight)
                 batch: list[Delivery] = []
                 if capacity > 0 and self.busy is not None and self.busy():
@@ -114,11 +117,12 @@ class Worker:
                     batch = await self.inbox.claim(self.worker_id, capacity, self.lease_seconds)
                 for delivery in batch:
                     self._spawn(delivery)
-                if batch:
+                if len(batch) == capacity > 0:
                     continue
-                self._wake.clear()
+                # Every lane busy: the next finish wakes us. Lanes free but nothing ready:
+                # sleep until the earliest retry is due, or the next poll.
+                wait = self.poll_seconds if capacity <= len(batch) else await self._idle_wait()
                 with contextlib.suppress(TimeoutError):
-                    wait = await self._idle_wait()
                     await asyncio.wait_for(self._wake.wait(), wait)
             except asyncio.CancelledError:
                 raise
