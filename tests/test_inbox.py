@@ -5,6 +5,7 @@ import gc
 import random
 import time
 from collections import defaultdict
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -192,4 +193,37 @@ async def test_worker_yields_to_a_burst_but_never_stops(tmp_path) -> None:  # ty
     assert len(recorder.handled) == 6  # a burst slows processing; it never starves it
     assert checks, "the worker asked whether the receiver was busy"
     await inbox.close()
+    await inbox.engine.dispose()
+
+
+async def test_claims_take_each_issues_oldest_and_deliveries_of_no_issue(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 30, 3)  # issues 0, 1, 2: ten deliveries each, interleaved
+    loose = Envelope("d-loose", "installation", "created", 1, "octo/ops", None, "{}")
+    assert await inbox.store(loose)
+    first = await inbox.claim("w", 10, 60)
+    assert sorted(d.delivery_id for d in first) == ["d-0", "d-1", "d-2", "d-loose"]
+    assert await inbox.claim("w", 10, 60) == [], "every busy issue is in flight"
+    # Issue 0's delivery fails and waits for its retry: the issue's later ones wait too.
+    retry_at = first[0].received_at + timedelta(hours=1)
+    await inbox.retry(first[0], "w", "boom", retry_at)
+    for delivery in first[1:]:
+        await inbox.finish(delivery, "w", "ok")
+    second = await inbox.claim("w", 10, 60)
+    assert sorted(d.delivery_id for d in second) == ["d-4", "d-5"]
+    while batch := second:
+        for delivery in batch:
+            await inbox.finish(delivery, "w", "ok")
+        second = await inbox.claim("w", 10, 60)
+    assert await inbox.counts() == {"done": 21, "pending": 10}
+    assert await inbox.next_ready_at() == retry_at, "the worker sleeps until the retry"
+    await inbox.engine.dispose()
+
+
+async def test_an_abandoned_claim_is_taken_again_in_its_place(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 4, 1)
+    [taken] = await inbox.claim("dead-instance", 5, lease=-1)  # its lease has already run out
+    [again] = await inbox.claim("w", 5, 60)
+    assert again.seq == taken.seq and again.attempts == 2
     await inbox.engine.dispose()
