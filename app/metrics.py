@@ -49,6 +49,7 @@ class Metrics:
     def __init__(self, api_base_path: str = "") -> None:
         self.api_base_path = api_base_path.rstrip("/")
         r = self.registry = CollectorRegistry()
+        self._received_by: dict[tuple[str, bool], Counter] = {}
         self.received = Counter(
             "incident_flow_deliveries_received_total",
             "Webhook deliveries accepted, by event; duplicate=true for redeliveries already held",
@@ -124,7 +125,13 @@ class Metrics:
     # ---- hooks the service wires in ------------------------------------------------------
 
     def delivery_received(self, event: str, stored: bool) -> None:
-        self.received.labels(event=event, duplicate=str(not stored).lower()).inc()
+        # The labelled child is looked up once per (event, duplicate): this runs per delivery.
+        key = (event, stored)
+        counter = self._received_by.get(key)
+        if counter is None:
+            counter = self.received.labels(event=event, duplicate=str(not stored).lower())
+            self._received_by[key] = counter
+        counter.inc()
 
     def delivery_done(self, delivery: Delivery, outcome: str, duration: float) -> None:
         """The worker's `on_outcome`: one call per processing attempt."""

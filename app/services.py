@@ -101,7 +101,13 @@ async def build_services(
     github_transport: httpx.AsyncBaseTransport | None = None,
     start_worker: bool = True,
 ) -> Services:
-    engine = make_engine(settings.async_database_url)
+    pool: dict[str, Any] = {}
+    if not settings.async_database_url.startswith("sqlite"):
+        # Room for every worker lane, the claim loop, webhook batches and page reads at once:
+        # a connection beyond the pool is closed on return, and reconnecting (TLS tried
+        # first) cost more than the work it was opened for.
+        pool["pool_size"] = settings.worker_concurrency + 8
+    engine = make_engine(settings.async_database_url, **pool)
     await create_schema(engine)
     inbox = Inbox(engine)
     receiving = ReceiverLoad()
