@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="wrk run length")
     parser.add_argument("--samples", type=int, default=100, help="corrections timed")
     parser.add_argument("--memory", type=int, default=10_000, help="deliveries before RSS")
-    parser.add_argument("--scale", type=int, default=1_200, help="deliveries per scale run")
+    parser.add_argument("--scale", type=int, default=4_000, help="deliveries per scale run")
     parser.add_argument(
         "--latency-ms", type=float, default=100.0, help="fake GitHub latency (GitHub: 100-300 ms)"
     )
@@ -117,15 +117,16 @@ def scale_lines(scale: dict[str, Any]) -> str:
         f"GitHub latency {scale['latency_ms']:.0f} ms:",
         "",
         "| instances | deliveries | seconds | processed/s | exactly once | per-issue order "
-        "| processed by each |",
-        "|---|---|---|---|---|---|---|",
+        "| processed by each | issue read | machine CPU busy |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in (one, two):
         rows.append(
             f"| {run['instances']} | {run['deliveries']} | {run['seconds']:.1f} "
             f"| {run['per_second']:.0f} | {'yes' if run['exactly_once'] else 'NO'} "
             f"| {'kept' if run['per_issue_order'] else 'BROKEN'} "
-            f"| {' / '.join(str(n) for n in run['share'])} |"
+            f"| {' / '.join(str(n) for n in run['share'])} | {run['read']} "
+            f"| {run['cpu_busy']:.0%} |"
         )
     rows += ["", f"Two instances / one: **{scale['ratio']:.2f}×** (target ≥ 1.6×)."]
     return "\n".join(rows)

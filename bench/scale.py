@@ -19,6 +19,9 @@ from bench.common import REPO, open_inbox, wait_drained
 from tests.fake_github import FakeGitHub
 from tests.processes import FakeServer, Service, per_issue_order_kept
 
+# Incidents the moves are spread over: each one's first delivery reads it; the rest of its
+# backlog is covered by that read, as on a busy day after an outage.
+INCIDENTS = 200
 STATUSES = ["status:stabilized", "status:under-investigation", "status:resolved"]
 
 
@@ -49,6 +52,13 @@ def workload(fake: FakeGitHub, issues: int, total: int) -> list[tuple[str, dict[
             events += fake.label(REPO, issue.number, add=[target], remove=current)
         wave += 1
     return events[:total]
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def envelope(event: str, payload: dict[str, Any]) -> Envelope:
@@ -90,13 +100,14 @@ async def one_run(
             for service in services:
                 service.start()
             try:
-                events = server.call(workload, fake, 40, total)
+                events = server.call(workload, fake, INCIDENTS, total)
                 inbox = open_inbox(database_url)
-                started = time.monotonic()
+                started, cpu_before = time.monotonic(), cpu_times()
                 stored = await asyncio.gather(*(inbox.store(envelope(e, p)) for e, p in events))
                 assert all(stored)
                 counts = await wait_drained(database_url)
                 seconds = time.monotonic() - started
+                busy, total = (a - b for a, b in zip(cpu_times(), cpu_before, strict=True))
                 async with inbox.engine.connect() as conn:
                     rows = (
                         await conn.execute(
@@ -110,10 +121,16 @@ async def one_run(
                 for service in services:
                     service.stop()
             finished: Counter[str] = Counter()
+            outcomes: Counter[str] = Counter()
             share = []
             for service in services:
                 finished += service.finished()
                 share.append(sum(service.finished().values()))
+                outcomes.update(
+                    str(r.get("outcome"))
+                    for r in service.log_records()
+                    if r.get("message") == "processed"
+                )
     finally:
         await _admin(
             postgres_server + "/postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
@@ -127,6 +144,10 @@ async def one_run(
         "exactly_once": len(finished) == len(events) and set(finished.values()) == {1},
         "per_issue_order": per_issue_order_kept([tuple(r) for r in rows]),
         "share": share,
+        "cpu_busy": busy / total if total else float("nan"),
+        # Deliveries whose issue was read and acted on, against those an earlier read of the
+        # same issue already covered (a backlog of one issue's changes costs one read).
+        "read": len(events) - outcomes["covered by an earlier read"],
     }
 
 
