@@ -247,17 +247,22 @@ class Inbox:
 
 
 class SqliteWriter:
-    """Stores a batch of deliveries in one step on a thread of its own (SQLite only).
+    """Stores a batch of deliveries in one step, in the sqlite3 module's C code (SQLite only).
 
-    The whole transaction (look for known ids, insert the new ones, commit) runs in the
-    sqlite3 module's C code off the event loop: one hop per batch instead of a dozen async
-    round trips, so the receiver answers bursts at close to the framework's own speed.
+    The whole transaction (look for known ids, insert the new ones, commit) is one call
+    instead of a dozen async round trips. It runs on the event loop's own connection, which
+    never waits for the database lock: a write in WAL mode with synchronous=NORMAL does no
+    fsync and takes a fraction of a millisecond, less than handing it to a thread and back
+    (about a fifth of the receiver's throughput). When another connection of this process
+    holds the lock (the worker saving an incident, whose commit needs this very loop), the
+    batch goes to a writer thread that waits for the lock instead.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.path = engine.url.database or ""
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="inbox-writer")
         self._conn: sqlite3.Connection | None = None
+        self._loop_conn: sqlite3.Connection | None = None
         self._columns = [c.name for c in deliveries.columns if c.name != "seq"]
         # Bind values exactly as SQLAlchemy does, so its queries compare them correctly.
         self._binders = {c.name: c.type.bind_processor(engine.dialect) for c in deliveries.columns}
@@ -278,25 +283,35 @@ class SqliteWriter:
             conn.close()
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        if self._loop_conn is None:
+            self._loop_conn = self._open(timeout=0)  # busy: fail at once, never block the loop
+        try:
+            return self._insert(self._loop_conn, rows)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._insert, rows)
+        return await loop.run_in_executor(self._thread, self._insert_waiting, rows)
 
-    def _connection(self) -> sqlite3.Connection:
+    def _insert_waiting(self, rows: list[dict[str, Any]]) -> list[bool]:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
-            # Checkpoints (copying the log into the database, with an fsync) happen on a
-            # thread of their own below, never inside a delivery's commit.
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._conn = conn
-            self._checkpointer.start()
-        return self._conn
+            self._conn = self._open(timeout=30)
+        return self._insert(self._conn, rows)
 
-    def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
-        conn = self._connection()
+    def _open(self, *, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+        # Checkpoints (copying the log into the database, with an fsync) happen on a
+        # thread of their own, never inside a delivery's commit.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        if self._checkpointer.ident is None:  # started once, by the first connection
+            self._checkpointer.start()
+        return conn
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[bool]:
         ids = [row["delivery_id"] for row in rows]
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # SQLITE_BUSY here has written nothing
         try:
             marks = ", ".join("?" for _ in ids)
             known = {
@@ -326,6 +341,9 @@ class SqliteWriter:
 
     def close(self) -> None:
         self._stop.set()
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
 
         def shut() -> None:
             if self._conn is not None:

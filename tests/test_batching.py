@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -54,4 +55,26 @@ async def test_a_burst_is_stored_completely(database_url: str, count: int) -> No
     stored = await asyncio.gather(*(inbox.store(envelope(n, n % 7)) for n in range(count)))
     assert all(stored)
     assert await inbox.counts() == {"pending": count}
+    await inbox.engine.dispose()
+
+
+async def test_a_locked_sqlite_database_makes_the_store_wait_off_the_loop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Another connection holding the write lock: the store waits on the writer thread while
+    the event loop keeps answering, and completes once the lock is released."""
+    inbox = await open_inbox(f"sqlite:///{tmp_path}/inbox.db")
+    assert await inbox.store(envelope(0, 0))  # the loop's own connection, lock free
+    holder = sqlite3.connect(f"{tmp_path}/inbox.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    store = asyncio.create_task(inbox.store(envelope(1, 1)))
+    ticks = 0
+    for _ in range(20):  # 0.2 s of a loop that is not blocked
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not store.done(), "stored while another connection held the lock"
+    holder.execute("COMMIT")
+    holder.close()
+    assert await asyncio.wait_for(store, 10)
+    assert ticks == 20
+    assert await inbox.known(["d-0", "d-1"]) == {"d-0", "d-1"}
+    await inbox.close()
     await inbox.engine.dispose()
