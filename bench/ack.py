@@ -76,51 +76,78 @@ def measure(
     return run, prefix
 
 
-def bench_ack(wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str, ...]) -> dict:
+def bench_ack(
+    wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str, ...], rounds: int = 3
+) -> dict:
+    """`rounds` rounds of minimal, service and receiver-only back to back, each app started
+    afresh: the machine is shared and noisy, so each round's ratio compares runs made
+    seconds apart, and the median round is the figure."""
     fake = FakeGitHub()
     bodies = labeled_bodies(fake)
+    all_rounds = []
     with tempfile.TemporaryDirectory() as tmp, FakeServer(fake) as server:
         workdir = Path(tmp)
         body_file = workdir / "bodies.tsv"
         body_file.write_text(bodies)
-        database_url = f"sqlite:///{workdir}/bench.db"
-        runs: list[WrkRun] = []
-        minimal = Service(
-            name="minimal",
-            app="bench.minimal_app:app",
-            database_url=database_url,
-            github_url=server.url,
-            private_key=private_key,
-            workdir=workdir / "minimal",
-        ).start(extra_args=uvicorn_args)
-        try:
-            runs.append(measure(wrk, "minimal", minimal, body_file, seconds)[0])
-        finally:
-            minimal.stop()
-        for name, worker in (("service", True), ("receiver only", False)):
-            service = Service(
-                name=name.replace(" ", "-"),
-                database_url=f"sqlite:///{workdir}/{name.replace(' ', '-')}.db",
-                github_url=server.url,
-                private_key=private_key,
-                workdir=workdir / name.replace(" ", "-"),
-                settle_seconds=1.5,
-                log_level="WARNING",
+        for n in range(rounds):
+            all_rounds.append(
+                _one_round(wrk, private_key, seconds, uvicorn_args, server.url, workdir / str(n))
             )
-            if not worker:
-                service.env.pop("APP_ID")  # no App credentials: deliveries stored, not handled
-            service.start(extra_args=uvicorn_args)
-            try:
-                run, prefix = measure(wrk, name, service, body_file, seconds)
-                run.stored = asyncio.run(count_stored(service.env["DATABASE_URL"], prefix))
-                runs.append(run)
-            finally:
-                service.stop()
-    base, ours, receiver = runs
+    all_rounds.sort(key=lambda r: r["ratio"])
+    median = all_rounds[len(all_rounds) // 2]
     return {
         "connections": CONNECTIONS,
         "seconds": seconds,
         "uvicorn": " ".join(uvicorn_args) or "defaults",
+        **median,
+        "rounds": all_rounds,
+        "all_2xx_stored": all(r["all_2xx_stored"] for r in all_rounds),
+    }
+
+
+def _one_round(
+    wrk: str,
+    private_key: str,
+    seconds: int,
+    uvicorn_args: tuple[str, ...],
+    github_url: str,
+    workdir: Path,
+) -> dict:
+    body_file = workdir.parent / "bodies.tsv"
+    runs: list[WrkRun] = []
+    minimal = Service(
+        name="minimal",
+        app="bench.minimal_app:app",
+        database_url=f"sqlite:///{workdir}/minimal.db",
+        github_url=github_url,
+        private_key=private_key,
+        workdir=workdir / "minimal",
+    ).start(extra_args=uvicorn_args)
+    try:
+        runs.append(measure(wrk, "minimal", minimal, body_file, seconds)[0])
+    finally:
+        minimal.stop()
+    for name, worker in (("service", True), ("receiver only", False)):
+        service = Service(
+            name=name.replace(" ", "-"),
+            database_url=f"sqlite:///{workdir}/{name.replace(' ', '-')}.db",
+            github_url=github_url,
+            private_key=private_key,
+            workdir=workdir / name.replace(" ", "-"),
+            settle_seconds=1.5,
+            log_level="WARNING",
+        )
+        if not worker:
+            service.env.pop("APP_ID")  # no App credentials: deliveries stored, not handled
+        service.start(extra_args=uvicorn_args)
+        try:
+            run, prefix = measure(wrk, name, service, body_file, seconds)
+            run.stored = asyncio.run(count_stored(service.env["DATABASE_URL"], prefix))
+            runs.append(run)
+        finally:
+            service.stop()
+    base, ours, receiver = runs
+    return {
         "minimal": base,
         "service": ours,
         "receiver": receiver,
