@@ -144,6 +144,12 @@ def scale_lines(scale: dict[str, Any]) -> str:
             f"| {run['cpu_busy']:.0%} |"
         )
     rows += ["", f"Two instances / one: **{scale['ratio']:.2f}×** (target ≥ 1.6×)."]
+    if one["cpu_busy"] > 0.5:
+        # With one instance the machine is this busy already: two can't do more than fill it.
+        rows.append(
+            f"With one instance the machine's cores are {one['cpu_busy']:.0%} busy, so no "
+            f"number of instances can pass {1 / one['cpu_busy']:.2f}× here."
+        )
     return "\n".join(rows)
 
 
