@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ack import bench_ack
+from bench.ack import app_cpu, bench_ack
 from bench.common import ensure_wrk, private_key
 from bench.flow import effect_figures, memory_figures
 from bench.scale import scale_figures
@@ -24,6 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=int, default=8, help="wrk run length")
     parser.add_argument("--rounds", type=int, default=5, help="wrk rounds (median taken)")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the apps run on any core (noisier)"
+    )
     parser.add_argument("--samples", type=int, default=100, help="corrections timed")
     parser.add_argument("--memory", type=int, default=10_000, help="deliveries before RSS")
     parser.add_argument("--scale", type=int, default=4_000, help="deliveries per scale run")
@@ -41,7 +44,8 @@ def main() -> None:
             f"webhook ack: wrk, {args.seconds}s, 32 connections, {args.rounds} rounds ...",
             flush=True,
         )
-        figures["ack"] = bench_ack(wrk, key, args.seconds, (), rounds=args.rounds)
+        cpu = None if args.no_pin else app_cpu()
+        figures["ack"] = bench_ack(wrk, key, args.seconds, (), rounds=args.rounds, cpu=cpu)
         print(ack_lines(figures["ack"]), flush=True)
     print(f"delivery -> effect: {args.samples} corrections ...", flush=True)
     figures["effect"] = asyncio.run(effect_figures(key, args.samples))
@@ -84,9 +88,14 @@ def ack_lines(ack: dict[str, Any]) -> str:
             f"{r['ratio']:.2f} (p99 {r['service'].p99_ms:.1f} ms)"
             for r in sorted(rounds, key=lambda r: r["ratio"])
         )
+        pinned = (
+            f"Each app ran on CPU {ack['cpu']} alone (taskset), wrk on any core. "
+            if ack.get("cpu") is not None
+            else "The apps ran on any core. "
+        )
         rows.append(
-            f"The table is the median of {len(rounds)} rounds; service / minimal in each "
-            f"round, lowest first: {listed}."
+            f"{pinned}The table is the median of {len(rounds)} rounds; service / minimal in "
+            f"each round, lowest first: {listed}."
         )
         rows.append("")
     rows.append(

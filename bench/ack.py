@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -76,12 +78,29 @@ def measure(
     return run, prefix
 
 
+def app_cpu() -> int | None:
+    """The core the apps are pinned to: the last one, when there are two or more and taskset.
+
+    Each app then has the same one core, and wrk the rest of the machine. Unpinned, where
+    the scheduler puts an app's threads beside wrk's moved a round's ratio by ±0.15; a
+    Python process whose threads sit on different cores also pays for passing the GIL
+    between them, which the single-threaded minimal app never does.
+    """
+    cores = os.cpu_count() or 1
+    return cores - 1 if cores >= 2 and shutil.which("taskset") else None
+
+
 def bench_ack(
-    wrk: str, private_key: str, seconds: int, uvicorn_args: tuple[str, ...], rounds: int = 3
+    wrk: str,
+    private_key: str,
+    seconds: int,
+    uvicorn_args: tuple[str, ...],
+    rounds: int = 3,
+    cpu: int | None = None,
 ) -> dict:
     """`rounds` rounds of minimal, service and receiver-only back to back, each app started
-    afresh: the machine is shared and noisy, so each round's ratio compares runs made
-    seconds apart, and the median round is the figure."""
+    afresh (on `cpu` when given): the machine is shared and noisy, so each round's ratio
+    compares runs made seconds apart, and the median round is the figure."""
     fake = FakeGitHub()
     bodies = labeled_bodies(fake)
     all_rounds = []
@@ -91,7 +110,9 @@ def bench_ack(
         body_file.write_text(bodies)
         for n in range(rounds):
             all_rounds.append(
-                _one_round(wrk, private_key, seconds, uvicorn_args, server.url, workdir / str(n))
+                _one_round(
+                    wrk, private_key, seconds, uvicorn_args, server.url, workdir / str(n), cpu
+                )
             )
     all_rounds.sort(key=lambda r: r["ratio"])
     median = all_rounds[len(all_rounds) // 2]
@@ -99,6 +120,7 @@ def bench_ack(
         "connections": CONNECTIONS,
         "seconds": seconds,
         "uvicorn": " ".join(uvicorn_args) or "defaults",
+        "cpu": cpu,
         **median,
         "rounds": all_rounds,
         "all_2xx_stored": all(r["all_2xx_stored"] for r in all_rounds),
@@ -112,6 +134,7 @@ def _one_round(
     uvicorn_args: tuple[str, ...],
     github_url: str,
     workdir: Path,
+    cpu: int | None,
 ) -> dict:
     body_file = workdir.parent / "bodies.tsv"
     runs: list[WrkRun] = []
@@ -122,7 +145,9 @@ def _one_round(
         github_url=github_url,
         private_key=private_key,
         workdir=workdir / "minimal",
-    ).start(extra_args=uvicorn_args)
+    )
+    minimal.cpu = cpu
+    minimal.start(extra_args=uvicorn_args)
     try:
         runs.append(measure(wrk, "minimal", minimal, body_file, seconds)[0])
     finally:
@@ -139,6 +164,7 @@ def _one_round(
         )
         if not worker:
             service.env.pop("APP_ID")  # no App credentials: deliveries stored, not handled
+        service.cpu = cpu
         service.start(extra_args=uvicorn_args)
         try:
             run, prefix = measure(wrk, name, service, body_file, seconds)

@@ -117,6 +117,8 @@ class Service:
         self.env.update({key.upper(): str(value) for key, value in settings.items()})
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        # A CPU to run on (with taskset), for benchmarks that compare apps on one core.
+        self.cpu: int | None = None
 
     @property
     def url(self) -> str:
@@ -132,6 +134,8 @@ class Service:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"]
+        if self.cpu is not None:
+            command = ["taskset", "-c", str(self.cpu), *command]
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port), "--no-access-log", *extra_args],
             env=self.env,
