@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, text, update
+from sqlalchemy import Integer, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -215,6 +215,27 @@ class Inbox:
                 .where(deliveries.c.seq == delivery.seq, deliveries.c.claimed_by == worker_id)
                 .values(**values)
             )
+
+    async def prune(self, finished_before: datetime, batch: int = 1000) -> int:
+        """Delete deliveries finished (done or dead) before a time, a batch per transaction
+        so that stores wait for no more than one batch; how many were deleted."""
+        oldest = (
+            select(deliveries.c.seq)
+            .where(deliveries.c.finished_at < finished_before)
+            .order_by(deliveries.c.seq)  # the oldest first: the walk stops after `batch`
+            .limit(batch)
+        )
+        deleted = 0
+        while True:
+            async with self._writing() as conn:
+                result = await conn.execute(
+                    delete(deliveries).where(deliveries.c.seq.in_(oldest.scalar_subquery()))
+                )
+            count = int(result.rowcount or 0)
+            deleted += count
+            if count < batch:
+                return deleted
+            await asyncio.sleep(0)  # let waiting stores in between batches
 
     async def next_ready_at(self) -> datetime | None:
         """When the next delivery that could be claimed becomes available (retries wait)."""

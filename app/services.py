@@ -23,6 +23,7 @@ from app.inbox import Inbox
 from app.metrics import Metrics
 from app.redeliver import keep_redelivering
 from app.responder import Responder
+from app.retention import keep_pruning, kept_for
 from app.settings import Settings
 from app.store import IncidentStore
 from app.worker import Worker
@@ -171,6 +172,9 @@ async def build_services(
                     name="redelivery",
                 )
             )
+            keep = kept_for(settings.delivery_retention_days, settings.redeliver_since_hours)
+            if keep is not None:
+                background.append(asyncio.create_task(keep_pruning(inbox, keep), name="retention"))
     else:
         log.warning("APP_ID and PRIVATE_KEY are not set: webhooks are not processed")
     return Services(

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # Recovery of failed deliveries: how far back to look (GitHub keeps 3 days) and how often.
     redeliver_since_hours: float = 72.0
     redeliver_every_hours: float = 3.0
+    # Finished deliveries (payloads included) are deleted after this many days, hourly; 0
+    # keeps them. Never sooner than the redelivery window: a delivery still in GitHub's log
+    # must still be known here, or it would be asked for again.
+    delivery_retention_days: float = 30.0
 
     # Worker tuning: how long a label delivery waits before it is processed, so that the
     # separate labeled/unlabeled deliveries of one sidebar change land first.
@@ -55,6 +59,13 @@ class Settings(BaseSettings):
     config_ttl_seconds: float = 300.0
     # How often the scheduler looks for incidents whose update is overdue.
     reminder_interval_seconds: float = 60.0
+
+    @field_validator("delivery_retention_days")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 (keep every delivery) or a number of days")
+        return value
 
     @field_validator("private_key")
     @classmethod

@@ -57,7 +57,7 @@ async def test_the_service_redelivers_at_start_up(settings_for, fake: FakeGitHub
         settings_for(), github_transport=httpx.ASGITransport(app=fake), start_worker=True
     )
     try:
-        assert [t.get_name() for t in services.background] == ["redelivery"]
+        assert [t.get_name() for t in services.background] == ["redelivery", "retention"]
         deadline = time.monotonic() + 10
         while not fake.redelivered and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
