@@ -159,6 +159,16 @@ leases = Table(
     Column("until", UTCDateTime, nullable=False),
 )
 
+# The last read of each issue that the app acted on, kept where every instance sees it
+# (PostgreSQL), so the other half of a sidebar change costs no read on any instance.
+issue_reads = Table(
+    "issue_reads",
+    metadata,
+    Column("issue_key", String(120), primary_key=True),
+    Column("updated_at", UTCDateTime, nullable=False),  # the issue's, as read
+    Column("read_at", UTCDateTime, nullable=False),  # GitHub's Date of the read
+)
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):

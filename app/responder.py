@@ -180,7 +180,9 @@ class Responder:
             return "echo"
         hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
         key = event.issue_key() or ""
-        if event.action in SIDEBAR_ACTIONS and self.reads.covers(key, event.issue.updated_at):
+        if event.action in SIDEBAR_ACTIONS and await self.reads.covered(
+            key, event.issue.updated_at
+        ):
             # The other half of a sidebar change already read and acted on: no call needed.
             return "covered by an earlier read"
         if not await self._may_be_incident(event):
@@ -192,7 +194,7 @@ class Responder:
         if decision.incident is None:
             return "not an incident"
         outcome = await self._carry_out(turn, decision, delivery)
-        self.reads.note(key, *turn.read)
+        await self.reads.remember(key, *turn.read)
         return outcome
 
     async def _may_be_incident(self, event: Event) -> bool:

@@ -21,6 +21,7 @@ from app.followup import install as install_followup
 from app.github import GitHubApp
 from app.inbox import Inbox
 from app.metrics import Metrics
+from app.reads import ReadLog
 from app.redeliver import keep_redelivering
 from app.responder import Responder
 from app.retention import keep_pruning, kept_for
@@ -129,7 +130,9 @@ async def build_services(
             max_inline_wait=settings.max_inline_wait_seconds,
             on_response=metrics.github_response,
         )
-        responder = Responder(github=github, store=store)
+        # One instance (SQLite) keeps its reads in memory; several share them in the database.
+        shared = engine if engine.dialect.name == "postgresql" else None
+        responder = Responder(github=github, store=store, reads=ReadLog(shared=shared))
         responder.after_change.append(metrics.incident_changed)
         followup, reminders = install_followup(
             responder,

@@ -4,8 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from app.db import create_schema, make_engine
 from app.github import response_time
 from app.reads import ReadLog
+from app.settings import Settings
 from tests.conftest import REPO, RS, SP, Harness
 
 T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -58,3 +60,17 @@ async def test_a_sidebar_change_is_read_once(harness: Harness) -> None:
     await harness.run(harness.fake.label(REPO, issue.number, add=[RS]))
     assert harness.labels(issue.number) == {"incident", "severity:1", SP}
     assert len(harness.bot_comments(issue.number)) == 2
+
+
+async def test_instances_sharing_a_database_share_their_reads(database_url: str) -> None:
+    engine = make_engine(Settings(_env_file=None, database_url=database_url).async_database_url)  # type: ignore[call-arg]
+    await create_schema(engine)
+    first, second = ReadLog(shared=engine), ReadLog(shared=engine)
+    assert not await second.covered("7#1", T)
+    await first.remember("7#1", T, T + timedelta(seconds=2))
+    assert await second.covered("7#1", T), "the other instance's read covers the other half"
+    assert not await second.covered("7#1", T + timedelta(seconds=1))  # made after the read
+    await second.remember("7#1", T + timedelta(seconds=5), T + timedelta(seconds=9))
+    assert await ReadLog(shared=engine).covered("7#1", T + timedelta(seconds=4))
+    assert not await ReadLog().covered("7#1", T), "unshared: this instance's reads only"
+    await engine.dispose()
