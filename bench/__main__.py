@@ -254,7 +254,8 @@ def report(figures: dict[str, Any], command: str) -> str:
         "the instances drain it. Exactly once: every delivery finished once across the "
         "instances' logs; per-issue order: within each issue, deliveries finished in arrival "
         "order. `issue read`: deliveries whose issue was read and acted on; the rest were "
-        "covered by an earlier read of the same issue (each instance keeps its own). "
+        "covered by an earlier read of the same issue (on PostgreSQL, whichever instance "
+        "made it). "
         "`machine CPU busy`: all cores, over the drain, from /proc/stat.",
         "",
     ]
