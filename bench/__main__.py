@@ -168,9 +168,12 @@ NOTES = """## What was done for each target, and where one is missed
   checks the payload, writes it durably (a 202 means committed) and drains what it stores;
   `receiver only` is the storing path alone. The worker's share of the process under wrk
   is about 1% (py-spy): what is left is the receiver's own work (parsing and checking the
-  payload, binding and writing the batch) and the machine's noise, which moves a round's
-  ratio by ±0.1 from one minute to the next (hence rounds, and the median). What was done,
-  each step measured with this script:
+  payload, binding and writing the batch) and the machine's noise. Each app runs on the
+  same one core (`taskset`), wrk on any core: left to roam, an app's threads landed beside
+  wrk's or on the other core from one run to the next (a multi-threaded Python process
+  also pays for passing the GIL between cores, which the single-threaded minimal app never
+  does), and a round's ratio moved by ±0.15 (0.59-0.91 in one `--no-pin` run); pinned, the
+  five rounds agree within about 0.06. What was done, each step measured with this script:
   - one TLS context and connection pool for all GitHub calls (was one per call);
   - concurrent deliveries share one INSERT and one commit (`app/batching.py`, each
     answered after its own commit);
@@ -202,7 +205,9 @@ NOTES = """## What was done for each target, and where one is missed
   core for the second instance to use, so the ratio is bound by the machine, not by the
   inbox. The inbox itself scales: with GitHub's real latency (100 ms here, 100-300 ms in
   practice) each instance is bound by its concurrency, not the CPU, and two instances
-  double the throughput. Fixed on the way, found with this benchmark: claims walked the
+  double the throughput. On PostgreSQL the reads the app acted on are kept in the
+  database, so two instances read each issue once between them, as one does (the
+  `issue read` column). Fixed on the way, found with this benchmark: claims walked the
   whole backlog whenever every busy issue was already in flight (42-117 ms a claim at
   6,000 pending, now a walk over the busy issues: about 2 ms); the worker could miss the
   wake-up of a delivery finishing during a claim and sit idle until its next poll; and the
