@@ -198,7 +198,10 @@ NOTES = """## What was done for each target, and where one is missed
   explanation comment, remove the wrong label, put the recorded one back) and the status
   comment is edited once: 5 calls. Three would mean dropping the explanation or the
   status comment, or replacing the two label calls with one PUT of the whole label set,
-  which would silently undo a label someone adds at the same moment. Echoes cost no call.
+  which would silently undo a label someone adds at the same moment: GitHub has no
+  conditional write for an issue to guard it (issues carry weak ETags, and `If-Match` on
+  an issue's PATCH is answered 400, "conditional request headers are not allowed in unsafe
+  requests unless supported by the endpoint"). Echoes cost no call.
 - **Scale-out at zero latency.** One instance is bound by its own core; with it, PostgreSQL,
   the fake GitHub and the kernel's loopback traffic the machine is already about 70% busy
   (the `machine CPU busy` column). Two instances bring it to about 95%: there is no third
