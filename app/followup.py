@@ -62,6 +62,11 @@ class FollowUp:
             after = await self._choose_lead(client, after, loaded)
         if wants_retro(before, after, loaded.config):
             after = await self.ensure_retro(client, after)
+        if only_reverted(before, after):
+            # A reverted move changed nothing the status comment shows but its timeline, and
+            # the revert's own comment is on the issue: the line appears at the next edit,
+            # which spares a correction one call (of its four).
+            return
         await self.refresh_status(client, after)
 
     async def _report_config(
@@ -310,3 +315,15 @@ def install(
         jobs=[followup.catch_up],
     )
     return followup, reminders
+
+
+def only_reverted(before: Incident | None, after: Incident) -> bool:
+    """The record gained only "reverted" timeline entries: the incident itself is unchanged."""
+    if before is None or after.timeline[: len(before.timeline)] != before.timeline:
+        return False
+    added = after.timeline[len(before.timeline) :]
+    return (
+        bool(added)
+        and all(entry.kind == "reverted" for entry in added)
+        and (replace(after, timeline=before.timeline) == before)
+    )

@@ -123,6 +123,14 @@ def effect_lines(effect: dict[str, Any]) -> str:
         rows.append(
             f"| {kind} | {data['events']} | {data['calls']:.2f} | {data['writes']:.2f} | {routes} |"
         )
+    calls = effect["calls"]
+    rows += [
+        "",
+        "Calls per correction (target ≤ 3): the wrong status label added "
+        f"**{calls['correction, label added']['calls']:.2f}**, a sidebar move "
+        f"**{calls['correction, sidebar move']['calls']:.2f}** (its two deliveries together). "
+        f"Writes per echo (target 0): **{calls['echo']['writes']:.2f}**.",
+    ]
     return "\n".join(rows)
 
 
@@ -191,17 +199,20 @@ NOTES = """## What was done for each target, and where one is missed
     stored delivery);
   - in a burst the worker takes its next batch when the burst pauses, or after 0.2 s at
     most, so acknowledging comes first and processing never stops.
-- **Calls per correction.** An illegal sidebar move is two deliveries (`labeled`,
-  `unlabeled`). The first re-reads the issue (a delivery is a hint) and corrects it; the
-  second is covered by that read (the app remembers what it read and GitHub's time of the
-  read, `app/reads.py`) and costs no call: 1 GET. The correction itself is 3 writes (the
-  explanation comment, remove the wrong label, put the recorded one back) and the status
-  comment is edited once: 5 calls. Three would mean dropping the explanation or the
-  status comment, or replacing the two label calls with one PUT of the whole label set,
-  which would silently undo a label someone adds at the same moment: GitHub has no
-  conditional write for an issue to guard it (issues carry weak ETags, and `If-Match` on
-  an issue's PATCH is answered 400, "conditional request headers are not allowed in unsafe
-  requests unless supported by the endpoint"). Echoes cost no call.
+- **Calls per correction.** Every correction re-reads the issue first (a delivery is a
+  hint): 1 GET. When the wrong status label is added beside the recorded one, the
+  correction removes it and says why: 3 calls. A sidebar move (the recorded label
+  removed, the wrong one added) sends two deliveries; the first one's read covers the
+  second (the app remembers what it read and GitHub's time of the read, `app/reads.py`),
+  and the correction also puts the recorded label back: 4 calls, one over. Getting that
+  to 3 would mean dropping the explanation, or replacing the two label calls with one
+  PUT of the whole label set, which would silently undo a label someone adds at the same
+  moment: GitHub has no conditional write for an issue to guard it (issues carry weak
+  ETags, and `If-Match` on an issue's PATCH is answered 400, "conditional request
+  headers are not allowed in unsafe requests unless supported by the endpoint"). A
+  revert no longer edits the status comment (5 → 4 for a sidebar move): it changes
+  nothing the comment shows but its timeline, and the revert's line appears there at the
+  next edit. Echoes cost no call.
 - **Scale-out at zero latency.** One instance is bound by its own core; with it, PostgreSQL,
   the fake GitHub and the kernel's loopback traffic the machine is already about 70% busy
   (the `machine CPU busy` column). Two instances bring it to about 95%: there is no third

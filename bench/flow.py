@@ -93,7 +93,12 @@ async def effect_figures(private_key: str, samples: int) -> dict[str, Any]:
                 await session.run(client, opened)
                 server.call(fake.take_echoes)
                 latencies: list[float] = []
-                per: dict[str, list[list[Call]]] = {"correction": [], "echo": [], "command": []}
+                per: dict[str, list[list[Call]]] = {
+                    "correction, sidebar move": [],
+                    "correction, label added": [],
+                    "echo": [],
+                    "command": [],
+                }
                 for number in numbers:
                     # An illegal move by hand: GitHub sends `labeled` and `unlabeled`.
                     events = server.call(fake.label, REPO, number, add=[RS], remove=[SP])
@@ -104,7 +109,12 @@ async def effect_figures(private_key: str, samples: int) -> dict[str, Any]:
                     calls = session.calls_since(mark)
                     first = next(c for c in calls if c.is_write)
                     latencies.append(first.at - started)
-                    per["correction"].append(calls)
+                    per["correction, sidebar move"].append(calls)
+                    for echo in server.call(fake.take_echoes):
+                        per["echo"].append(await session.run(client, [echo]))
+                    # The other kind: the wrong status added beside the recorded one.
+                    events = server.call(fake.label, REPO, number, add=[RS])
+                    per["correction, label added"].append(await session.run(client, events))
                     for echo in server.call(fake.take_echoes):
                         per["echo"].append(await session.run(client, [echo]))
                 for number in numbers:

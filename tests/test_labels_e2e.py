@@ -186,3 +186,27 @@ async def test_ordinary_issues_cost_no_github_calls(harness: Harness) -> None:
     assert [c for c in harness.fake.calls if "/issues/" in c.path] == []
     await harness.run(harness.fake.label(REPO, issue.number, add=["incident", "severity:3"]))
     assert harness.labels(issue.number) == {"bug", "docs", "incident", "severity:3", SP}
+
+
+async def test_a_revert_costs_three_writes_and_shows_in_the_status_comment_at_the_next_edit(
+    harness: Harness,
+) -> None:
+    number = await declare(harness)
+
+    def status_comment():  # type: ignore[no-untyped-def]
+        return next(
+            c for c in harness.fake.comments_on(REPO, number) if "Incident status" in c.body
+        )
+
+    before = len(harness.fake.writes())
+    await harness.run(harness.fake.label(REPO, number, add=[RS], remove=[SP]))
+    writes = [f"{c.method} {c.path}" for c in harness.fake.writes()[before:]]
+    # Remove the wrong label, put the recorded one back, say why: the status comment shows
+    # nothing that changed, so it is not edited for a revert.
+    assert len(writes) == 3, writes
+    assert not any(w.startswith("PATCH") for w in writes)
+    assert "Reverted" not in status_comment().body
+    await harness.echo()
+    await harness.run(harness.fake.label(REPO, number, add=[ST], remove=[SP]))  # legal
+    status_body = status_comment().body
+    assert "Reverted" in status_body and "Stabilized" in status_body

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.config import parse_config
+from app.followup import only_reverted
 from app.labels import DEFAULT_LABELS
 from app.lifecycle import Severity, Status
 from app.records import Incident, TimelineEntry
@@ -126,3 +127,14 @@ def test_retrospective_template_golden() -> None:
 )
 def test_durations(span: timedelta, text: str) -> None:
     assert format_duration(span) == text
+
+
+def test_only_a_reverted_move_leaves_the_status_comment_for_the_next_edit() -> None:
+    reverted = TimelineEntry(at(5), "dave", "reverted", "Reverted Resolved: not a legal move")
+    assert only_reverted(DECLARED, DECLARED.noted(reverted))
+    assert not only_reverted(None, DECLARED.noted(reverted)), "a first record is always shown"
+    assert not only_reverted(DECLARED, DECLARED), "nothing new: shown as it is (catch-ups)"
+    moved = DECLARED.moved_to(Status.STABILIZED, at(6)).noted(reverted)
+    assert not only_reverted(DECLARED, moved)
+    note = TimelineEntry(at(7), "dave", "note", "Rolled back the deploy")
+    assert not only_reverted(DECLARED, DECLARED.noted(reverted, note))
