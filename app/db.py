@@ -74,13 +74,13 @@ deliveries = Table(
 # Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
 # the table's only index beside the keys: each index is a cost on every stored delivery, and
 # the two it replaced led the planners to scan the whole backlog for a claim.
-_UNFINISHED = "finished_at IS NULL"
+UNFINISHED = "finished_at IS NULL"
 Index(
     "ix_deliveries_unfinished",
     deliveries.c.issue_key,
     deliveries.c.seq,
-    postgresql_where=text(_UNFINISHED),
-    sqlite_where=text(_UNFINISHED),
+    postgresql_where=text(UNFINISHED),
+    sqlite_where=text(UNFINISHED),
 )
 
 incidents = Table(

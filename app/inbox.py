@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.batching import GroupCommit
-from app.db import UTCDateTime, deliveries, reading, utcnow
+from app.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
 
 
 @dataclass(frozen=True)
@@ -384,7 +384,6 @@ class SqliteWriter:
 # the state tests of the outer query don't match it, so PostgreSQL fetches the heads by key.
 # Statistics on a queue table are always stale, so SQLite is also told the index by name
 # and the join order (CROSS JOIN).
-_UNFINISHED = "finished_at IS NULL"
 _HEADS = """
 WITH RECURSIVE busy(issue_key) AS (
   SELECT (SELECT issue_key FROM {open} AND issue_key IS NOT NULL ORDER BY issue_key, seq LIMIT 1)
@@ -400,8 +399,8 @@ WITH RECURSIVE busy(issue_key) AS (
 )
 """
 _OPEN = {
-    "postgresql": f"deliveries WHERE {_UNFINISHED}",
-    "sqlite": f"deliveries INDEXED BY ix_deliveries_unfinished WHERE {_UNFINISHED}",
+    "postgresql": f"deliveries WHERE {UNFINISHED}",
+    "sqlite": f"deliveries INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED}",
 }
 _READY_HEADS = {
     "postgresql": "SELECT seq FROM deliveries WHERE seq = ANY(ARRAY(SELECT seq FROM heads))"

@@ -5,7 +5,7 @@ import json
 from sqlalchemy import func, select
 
 from app.db import deliveries
-from tests.conftest import Harness
+from tests.conftest import REPO, Harness
 
 ISSUE = {"id": 1, "number": 1, "labels": [], "updated_at": "2026-11-02T09:00:00Z"}
 PAYLOAD = {
@@ -71,3 +71,12 @@ async def test_healthz(harness: Harness) -> None:
     response = await harness.client.get("/healthz")
     # The test harness drives the worker by hand, so it reports as stopped.
     assert response.json()["database"] == "ok"
+
+
+async def test_json_that_only_the_standard_parser_reads_is_still_stored(harness: Harness) -> None:
+    """An escaped lone surrogate (a comment cut inside an emoji) is JSON to Python's parser
+    though not to pydantic's: the delivery is stored, not refused as not JSON."""
+    issue, _ = harness.fake.open_issue(REPO, labels=["incident", "severity:1"])
+    [(event, payload)] = harness.fake.comment(REPO, issue.number, "\ud800", actor="carol")
+    response = await harness.post(event, payload)
+    assert response.status_code == 202, response.text
