@@ -240,7 +240,7 @@ class Inbox:
     async def next_ready_at(self) -> datetime | None:
         """When the next delivery that could be claimed becomes available (retries wait)."""
         dialect = self.engine.dialect.name
-        sql = _HEADS.format(open=_OPEN[dialect]) + _NEXT_READY[dialect]
+        sql = _HEADS.format(open=_OPEN[dialect]) + _NEXT_READY.format(rows=_HEAD_ROWS[dialect])
         async with reading(self.engine) as conn:
             value = (await conn.execute(text(sql))).scalar()
         if isinstance(value, str):  # SQLite returns an aggregate of a DATETIME as text
@@ -402,18 +402,16 @@ _OPEN = {
     "postgresql": f"deliveries WHERE {UNFINISHED}",
     "sqlite": f"deliveries INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED}",
 }
-_READY_HEADS = {
-    "postgresql": "SELECT seq FROM deliveries WHERE seq = ANY(ARRAY(SELECT seq FROM heads))"
-    " AND {ready} ORDER BY available_at LIMIT :limit FOR UPDATE SKIP LOCKED",
-    "sqlite": "SELECT deliveries.seq FROM heads CROSS JOIN deliveries ON deliveries.seq = heads.seq"
-    " WHERE {ready} ORDER BY deliveries.available_at LIMIT :limit",
+# The heads' own rows, fetched by key.
+_HEAD_ROWS = {
+    "postgresql": "FROM deliveries WHERE seq = ANY(ARRAY(SELECT seq FROM heads)) AND",
+    "sqlite": "FROM heads CROSS JOIN deliveries ON deliveries.seq = heads.seq WHERE",
 }
-_NEXT_READY = {
-    "postgresql": "SELECT min(available_at) FROM deliveries"
-    " WHERE seq = ANY(ARRAY(SELECT seq FROM heads)) AND state = 'pending'",
-    "sqlite": "SELECT min(deliveries.available_at) FROM heads CROSS JOIN deliveries"
-    " ON deliveries.seq = heads.seq WHERE deliveries.state = 'pending'",
-}
+_READY_HEADS = (
+    "SELECT deliveries.seq {rows} {ready} ORDER BY deliveries.available_at LIMIT :limit{lock}"
+)
+_LOCK = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
+_NEXT_READY = "SELECT min(deliveries.available_at) {rows} deliveries.state = 'pending'"
 _READY = (
     "(deliveries.state = 'pending' AND deliveries.available_at <= :now"
     " OR deliveries.state = 'processing' AND deliveries.lease_until < :now)"
@@ -425,7 +423,9 @@ def _claim_statement(dialect: str) -> Any:
 
     On PostgreSQL each instance skips rows another is claiming: every delivery goes to one.
     """
-    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS[dialect].format(ready=_READY)
+    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS.format(
+        rows=_HEAD_ROWS[dialect], ready=_READY, lock=_LOCK[dialect]
+    )
     ready = (
         text(sql)
         .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit", type_=Integer()))

@@ -39,11 +39,15 @@ class ReadLog:
         if self.shared is None or updated_at is None or read_at is None:
             return
         insert = pg_insert if self.shared.dialect.name == "postgresql" else sqlite_insert
-        values = {"issue_key": key, "updated_at": updated_at, "read_at": read_at}
-        statement = insert(issue_reads).values(**values)
+        statement = insert(issue_reads).values(
+            issue_key=key, updated_at=updated_at, read_at=read_at
+        )
         statement = statement.on_conflict_do_update(
             index_elements=["issue_key"],
-            set_={"updated_at": updated_at, "read_at": read_at},
+            set_={
+                "updated_at": statement.excluded.updated_at,
+                "read_at": statement.excluded.read_at,
+            },
         )
         async with self.shared.begin() as conn:
             await conn.execute(statement)

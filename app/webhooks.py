@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,8 +39,8 @@ class Answer:
         self.status = status
         self.body = json.dumps({"message": message}).encode()
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(json.loads(self.body), status_code=self.status)
+    def response(self) -> Response:
+        return Response(self.body, status_code=self.status, media_type="application/json")
 
     async def send(self, send: Send) -> None:
         headers = [
@@ -159,7 +159,7 @@ def make_router(path: str) -> APIRouter:
             413: {"description": "body too large"},
         },
     )
-    async def receive(request: Request) -> JSONResponse:
+    async def receive(request: Request) -> Response:
         answer = await receive_delivery(request, request.app.state.services)
         return answer.response()
 
