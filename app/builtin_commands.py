@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from app.command_flow import managed, reply
 from app.commands import REGISTRY, Command, CommandContext, Handler, command
-from app.decide import Decision, explain_status
+from app.decide import Decision, credit_report, explain_status
 from app.lifecycle import Severity, Status, legal_moves
 from app.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
 from app.records import Incident, TimelineEntry
@@ -28,6 +28,11 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
         aliases = "".join(f" (or `/{a}`)" for a in spec.aliases)
         rows.append(f"| `{spec.usage}`{aliases} | {spec.summary} | {who} |")
     text = "Incident Flow commands (one per line):\n\n" + "\n".join(rows)
+    text += (
+        f"\n\nAn issue opened with `{ctx.scheme.incident}` by someone below triage is a report "
+        f"(`{ctx.scheme.reported}`), not an incident: nobody is paged until a maintainer "
+        "declares it with `/incident N`. Other Apps with write access may declare."
+    )
     if ctx.incident is not None and ctx.incident.managed:
         text += "\n\n" + explain_status(ctx.incident.status, ctx.scheme)
     return Decision(ctx.incident, (reply(ctx, cmd, text),))
@@ -67,6 +72,7 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
     at, actor = ctx.hint.at, ctx.hint.actor
     plan: list[Effect] = []
     if incident is not None:  # withdrawn earlier: resume from the record
+        incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = replace(incident, managed=True).noted(
             TimelineEntry(at, actor, "resumed", "Recorded again with /incident")
         )
@@ -84,6 +90,8 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
         )
         if status is not Status.STABILIZATION_PENDING:
             incident = incident.moved_to(status, at)
+        # An outsider's report (`incident:reported`) declared: the timeline credits them.
+        incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = incident.noted(
             TimelineEntry(
                 at, actor, "declared", f"Recorded as {status.display}", to_value=status.value
@@ -95,7 +103,7 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
     wanted = [scheme.incident, scheme.status_label(incident.status)]
     if incident.severity is not None:
         wanted.append(scheme.severity_label(incident.severity))
-    plan = _set_labels(ctx, wanted) + plan
+    plan = _set_labels(ctx, wanted) + credit + plan
     if incident.severity is None:
         plan.append(
             reply(

@@ -136,6 +136,7 @@ class Labels(Strict):
     incident: str = DEFAULT_LABELS.incident
     critical: str = DEFAULT_LABELS.critical
     stabilization: str = DEFAULT_LABELS.stabilization
+    reported: str = DEFAULT_LABELS.reported
     sev1: str = DEFAULT_LABELS.severities[Severity.CRITICAL]
     sev2: str = DEFAULT_LABELS.severities[Severity.MAJOR]
     sev3: str = DEFAULT_LABELS.severities[Severity.MINOR]
@@ -154,6 +155,7 @@ class Labels(Strict):
             incident=self.incident,
             critical=self.critical,
             stabilization=self.stabilization,
+            reported=self.reported,
             statuses={
                 Status.STABILIZATION_PENDING: self.stabilization_pending,
                 Status.STABILIZED: self.stabilized,

@@ -33,6 +33,8 @@ class LabelScheme:
     incident: str = "incident"
     critical: str = "priority:critical"
     stabilization: str = "incident:stabilization"
+    # An outsider's incident report, waiting for a maintainer to declare it with `/incident N`.
+    reported: str = "incident:reported"
     statuses: dict[Status, str] = field(default_factory=_default_status_names)
     severities: dict[Severity, str] = field(default_factory=_default_severity_names)
 
@@ -60,6 +62,7 @@ class LabelScheme:
             LabelSpec(self.incident, "d93f0b", "A production incident (managed by Incident Flow)"),
             LabelSpec(self.critical, "b60205", "Must be addressed ASAP"),
             LabelSpec(self.stabilization, "fbca04", "Work to stabilize an incident"),
+            LabelSpec(self.reported, "f9d0c4", "Reported as an incident; a maintainer confirms it"),
         ]
         severity_colours = {Severity.CRITICAL: "b60205", Severity.MAJOR: "d93f0b"}
         for severity, name in self.severities.items():

@@ -7,7 +7,7 @@ payload itself, label names are the defaults, and commenters count as having tri
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.plan import AddLabels, PostComment, RemoveLabel, SetIssueState
 from app.records import Incident
-from app.responder import hint_for, issue_from_api
+from app.responder import hint_for, issue_from_api, labelled
 from app.services import build_services
 from app.settings import Settings
 from app.transitions import RECURRENCE_WINDOW
@@ -57,7 +57,9 @@ def decide(
         if event.issue is not None and event.issue.pull_request is not None:
             return None, "ignored: pull request"
         decision = reconcile_issue(hint, issue, incident, scheme, window=window)
-        return decision, "" if decision.incident is not None else "not an incident"
+        if decision.incident is None:
+            return decision, "reported" if decision.plan else "not an incident"
+        return decision, ""
     if event_name == "issue_comment":
         if event.action != "created" or event.comment is None:
             return None, f"ignored: comment {event.action}"
@@ -186,6 +188,15 @@ async def replay(
                 permitted = await services.responder.permissions.may_triage(
                     client, repo, result.hint.actor
                 )
+            if (
+                event_name == "issues"
+                and result.before is None
+                and result.hint is not None
+                and labelled(data, scheme.incident)
+            ):
+                # As the responder asks: may this sender declare, or is the issue a report?
+                may = await services.responder.may_declare(client, repo, event, data)
+                result.hint = replace(result.hint, declarer_permitted=may)
         if event.sender is not None and event.sender.type == "Bot":
             result.notes.append("the sender is a bot: the service ignores its own echoes")
         result.issue = issue_from_api(repo, repo_id, data)

@@ -56,6 +56,7 @@ def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
         state=str(data.get("state") or "open"),
         labels=tuple(str(label["name"]) for label in data.get("labels") or []),
         author=str((data.get("user") or {}).get("login") or ""),
+        created_at=_github_time(data.get("created_at")),
     )
 
 
@@ -121,8 +122,14 @@ class Responder:
             return False
         return sender.login == await self.github.bot_login()
 
-    async def _turn(self, delivery: Delivery, event: Event, hint: Hint) -> Turn:
-        """Read what a decision needs: the repo's labels, the issue now, and our record."""
+    async def _turn(
+        self, delivery: Delivery, event: Event, hint: Hint, *, check_declarer: bool = False
+    ) -> Turn:
+        """Read what a decision needs: the repo's labels, the issue now, and our record.
+
+        `check_declarer`: an issue event that may declare an incident asks whether its
+        sender may (only when the issue is unrecorded and carries the incident label).
+        """
         assert event.repository is not None and event.installation is not None
         issue_ref = event.incident_issue()
         assert issue_ref is not None
@@ -131,7 +138,11 @@ class Responder:
         scheme = await self.scheme_for(client, repo)
         data, read_at = await client.read_issue(repo, issue_ref.number)
         incident = await self.store.load(event.repository.id, issue_ref.number)
-        if incident is None:
+        if incident is None and check_declarer and labelled(data, scheme.incident):
+            permitted = await self.may_declare(client, repo, event, data)
+            hint = replace(hint, declarer_permitted=permitted)
+        if incident is None and hint.declarer_permitted:
+            # A report's form answers stay answers: no severity label for an outsider.
             data = await apply_form_answers(client, repo, data, scheme)
         issue = issue_from_api(repo, event.repository.id, data)
         window = await self.window_for(client, repo)
@@ -187,15 +198,35 @@ class Responder:
             return "covered by an earlier read"
         if not await self._may_be_incident(event):
             return "not an incident"
-        turn = await self._turn(delivery, event, hint)
+        turn = await self._turn(delivery, event, hint, check_declarer=True)
         decision = reconcile_issue(
-            hint, turn.issue, turn.incident, turn.scheme, window=turn.recurrence_window
+            turn.hint, turn.issue, turn.incident, turn.scheme, window=turn.recurrence_window
         )
-        if decision.incident is None:
+        if decision.incident is None and not decision.plan:
             return "not an incident"
         outcome = await self._carry_out(turn, decision, delivery)
         await self.reads.remember(key, *turn.read)
-        return outcome
+        return outcome if decision.incident is not None else f"reported: {outcome}"
+
+    async def may_declare(
+        self, client: Client, repo: str, event: Event, data: dict[str, Any]
+    ) -> bool:
+        """Whether this event's sender may declare the incident its issue is labelled as.
+
+        Another App (our own echoes never get here) labels only with the write access an
+        admin granted it. A human labelling someone else's issue has triage: GitHub lets no
+        one else label. The opener of an issue (a form applies its labels for anyone, and
+        GitHub sends their `labeled` events from the opener) is asked of GitHub, cached.
+        """
+        sender = event.sender
+        if sender is None:
+            return False
+        if sender.type == "Bot":
+            return True
+        author = str((data.get("user") or {}).get("login") or "")
+        if event.action == "labeled" and sender.login.casefold() != author.casefold():
+            return True
+        return await self.permissions.may_triage(client, repo, sender.login)
 
     async def _may_be_incident(self, event: Event) -> bool:
         """False for an issue we never recorded whose payload lacks the incident label.
@@ -293,6 +324,13 @@ async def apply_form_answers(
         return data
     await client.add_labels(repo, int(data["number"]), wanted)
     return {**data, "labels": [*data.get("labels", []), *({"name": n} for n in wanted)]}
+
+
+def labelled(data: dict[str, Any], name: str) -> bool:
+    """Whether an issue as read from the API carries the label `name`."""
+    return any(
+        str(label["name"]).casefold() == name.casefold() for label in data.get("labels") or []
+    )
 
 
 def hint_for(event_name: str, event: Event, delivery_id: str, received_at: datetime) -> Hint:

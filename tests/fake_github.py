@@ -83,7 +83,9 @@ class FakeRepo:
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     issues: dict[int, FakeIssue] = field(default_factory=dict)
     comments: dict[int, FakeComment] = field(default_factory=dict)
-    permissions: dict[str, str] = field(default_factory=dict)  # login -> role_name
+    # login -> role_name; anyone else has read. Alice, every helper's default actor, is a
+    # maintainer: the incidents she opens are declared, not reported.
+    permissions: dict[str, str] = field(default_factory=lambda: {"alice": "maintain"})
     files: dict[str, str] = field(default_factory=dict)
 
     @property

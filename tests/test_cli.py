@@ -65,6 +65,16 @@ def test_replay_reads_the_issue_now_and_changes_nothing(
     assert fake.calls and fake.writes() == []
 
 
+def test_replay_of_an_outsiders_issue_shows_a_report(
+    configured: Settings, fake: FakeGitHub, tmp_path: Path
+) -> None:
+    _issue, events = fake.open_issue(PUBLIC, labels=["incident", "severity:1"], actor="rita")
+    code, out = run("replay", save(tmp_path, events[0][1]), "--event", "issues")
+    assert code == 0, out
+    assert "reported" in out and "incident:reported" in out
+    assert fake.writes() == []
+
+
 def test_replay_a_command_comment(configured: Settings, fake: FakeGitHub, tmp_path: Path) -> None:
     issue, _ = fake.open_issue(PUBLIC, labels=["bug"])
     comment = fake.comment(PUBLIC, issue.number, "Looks bad.\n/incident 1")

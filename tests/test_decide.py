@@ -248,3 +248,54 @@ def test_late_or_reviewed_recurrence_opens_a_new_incident(status: Status, hours:
     label = f"status:{status.value}"
     assert RemoveLabel(SP) in decision.plan and AddLabels((label,)) in decision.plan
     assert decision.incident.timeline[-1].kind == "recurred"
+
+
+# Outsiders report; maintainers declare ------------------------------------------------
+
+
+def outsider(action: str = "opened") -> Hint:
+    return replace(hint(action), actor="rita", declarer_permitted=False)
+
+
+def test_an_outsiders_incident_is_a_report_in_a_safe_order() -> None:
+    labels = ("incident", "severity:1", SP, "bug")
+    decision = reconcile_labels(outsider(), issue(*labels), None, DEFAULT_LABELS)
+    assert decision.incident is None  # nothing recorded: nothing follows up, chats, reminds
+    comment, *labelling = decision.plan
+    assert isinstance(comment, PostComment) and comment.look_first and comment.key == "reported"
+    assert "Search is down" not in comment.body  # never the user's title
+    # The incident label goes last: a failed attempt is retried whole.
+    assert labelling == [
+        AddLabels(("incident:reported",)),
+        RemoveLabel("severity:1"),
+        RemoveLabel(SP),
+        RemoveLabel("incident"),
+    ]
+
+
+def test_a_report_seen_again_changes_nothing() -> None:
+    decision = reconcile_labels(
+        outsider("edited"), issue("incident:reported"), None, DEFAULT_LABELS
+    )
+    assert decision.incident is None and decision.plan == ()
+
+
+def test_the_permission_only_matters_for_an_unrecorded_issue() -> None:
+    # A recorded incident is changed by labels, which only triage can apply.
+    decision = reconcile_labels(
+        outsider("labeled"), issue("incident", "severity:1", SP), recorded(), DEFAULT_LABELS
+    )
+    assert decision.plan == () and decision.incident == recorded()
+
+
+def test_declaring_a_reported_issue_credits_the_reporter() -> None:
+    opened_at = T0 - timedelta(hours=2)
+    reported = replace(
+        issue("incident:reported", "incident", "severity:2"), author="rita", created_at=opened_at
+    )
+    decision = reconcile_labels(hint(label="incident"), reported, None, DEFAULT_LABELS)
+    assert decision.incident is not None
+    first, second = decision.incident.timeline
+    assert (first.kind, first.actor, first.at) == ("reported", "rita", opened_at)
+    assert (second.kind, second.actor, second.at) == ("declared", "alice", T0)
+    assert decision.plan == (AddLabels((SP,)), RemoveLabel("incident:reported"))

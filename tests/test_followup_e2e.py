@@ -16,6 +16,8 @@ SP, ST, RS = "status:stabilization-pending", "status:stabilized", "status:resolv
 
 
 async def declare(harness: Harness, severity: int = 1, *, actor: str = "zed") -> int:
+    # Only a maintainer declares by opening an issue labelled `incident`.
+    harness.fake.repo(REPO).permissions.setdefault(actor, "triage")
     issue, events = harness.fake.open_issue(
         REPO, labels=["incident", f"severity:{severity}"], actor=actor
     )
