@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -117,7 +117,7 @@ class AppCredentials(BaseAuthStrategy):
     """The App's key for one client: as the App itself (JWT), or as one installation."""
 
     app_id: int
-    private_key: str
+    private_key: str = field(repr=False)
     clock: Callable[[], datetime]
     installation_id: int | None = None
 
