@@ -114,3 +114,47 @@ def test_serve_passes_the_trusted_proxies_to_uvicorn(monkeypatch: pytest.MonkeyP
     cli.serve()
     assert seen["proxy_headers"] is True
     assert seen["forwarded_allow_ips"] == "10.1.0.0/16"
+
+
+SECURITY = Path("SECURITY.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "Report a vulnerability",  # GitHub private vulnerability reporting
+        "security advisory",
+        "anyone on GitHub",
+        "anyone who reaches the HTTP port",
+        "operators",
+        "200",  # the command-line cap
+        "10 commands",
+        "/help",
+        "no echo",
+        "404",
+        "one-time token",
+        "127.0.0.1",
+        "incident:reported",
+        "dead-lettered",
+        "10 s",
+        "unsigned bodies",
+        "401",
+        "iat",
+        "escaped",
+        "503",
+        "METRICS_TOKEN",
+        "Secure",
+        "POST",
+        "clock jump",
+        "FORWARDED_ALLOW_IPS",
+    ],
+)
+def test_security_md_covers(topic: str) -> None:
+    assert topic.lower() in SECURITY.lower()
+
+
+def test_security_md_is_linked_and_names_real_settings() -> None:
+    assert "(SECURITY.md)" in Path("README.md").read_text()
+    fields = set(Settings.model_fields)
+    named = set(re.findall(r"`([A-Z][A-Z_]{3,})`", SECURITY))
+    assert named and {name.lower() for name in named} <= fields, named
