@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -70,8 +71,9 @@ async def test_deliveries_succeed_whatever_our_clock_says(harness: Harness, skew
 
 
 async def test_an_expired_token_is_fetched_again_and_the_call_retried_once(
-    harness: Harness,
+    harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     issue, events = harness.fake.open_issue(REPO, labels=["incident", "severity:2"])
     await harness.run(events)
     await harness.echo()
@@ -83,6 +85,10 @@ async def test_an_expired_token_is_fetched_again_and_the_call_retried_once(
     assert len(refusals(harness.fake)) == 1
     counts = await harness.services.inbox.counts()
     assert counts.get("dead", 0) == 0 and counts.get("pending", 0) == 0, counts
+    # The refusal is logged, without the token refused nor the one that replaced it.
+    assert any("refused our credentials" in r.getMessage() for r in caplog.records)
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "ghs_" not in logged and "Bearer" not in logged
 
 
 async def test_one_401_is_retried_with_a_fresh_token(harness: Harness) -> None:
