@@ -18,11 +18,12 @@ COPY --from=build /src/app ./app
 COPY app.yml ./
 RUN mkdir -p /app/data && chown incident:incident /app/data
 ENV PATH=/opt/venv/bin:$PATH PORT=3000 DATABASE_URL=sqlite:////app/data/incident-flow.db \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 FORWARDED_ALLOW_IPS=127.0.0.1,::1
 USER incident
 VOLUME ["/app/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
-# The platform's proxy terminates TLS: trust its X-Forwarded-* so URLs come out as https.
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips '*'"]
+# The platform's proxy terminates TLS: its X-Forwarded-* make URLs come out as https. Only
+# the proxies in FORWARDED_ALLOW_IPS are believed (set it to your platform's; fly.toml does).
+CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS}\""]

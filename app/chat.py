@@ -19,6 +19,17 @@ from app.store import IncidentStore
 log = logging.getLogger(__name__)
 
 LOUD = frozenset({Severity.CRITICAL, Severity.MAJOR})
+MAX_TITLE = 256  # GitHub's own limit for a title
+
+
+def escape(text: str) -> str:
+    """User text as Slack shows it, never as markup: `<!channel>` stays words, not a ping.
+
+    Slack reads `&`, `<` and `>` as control characters (mentions, links); it wants them as
+    HTML entities. Line breaks are flattened so a title stays one line.
+    """
+    flat = " ".join(text[:MAX_TITLE].split())
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _sev(severity: Severity | None) -> str:
@@ -58,11 +69,17 @@ def message_for(
     if not what:
         return None
     icon = ":white_check_mark:" if after.status is Status.RESOLVED else ":rotating_light:"
-    title = f"{after.repo}#{after.number} {after.title}".strip()
+    # The only link is ours; the title is its label, so Slack links nothing inside it.
+    title = escape(f"{after.repo}#{after.number} {after.title}".strip())
     return (
         f"{icon} *{_sev(after.severity)} incident {' and '.join(what)}*: <{issue_url}|{title}>\n"
-        f"Status: *{after.status.display}* · Lead: {lead or after.lead or 'none yet'}"
+        f"Status: *{after.status.display}* · Lead: {escape(lead or after.lead or 'none yet')}"
     )
+
+
+def slack_payload(text: str) -> dict[str, Any]:
+    """The webhook's body: no previews of links (an issue's text would show in them)."""
+    return {"text": text, "unfurl_links": False, "unfurl_media": False}
 
 
 class SlackNotifier:
@@ -103,13 +120,15 @@ class SlackNotifier:
     async def post(self, text: str) -> bool:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
-                response = await http.post(self.webhook_url, json={"text": text})
+                response = await http.post(self.webhook_url, json=slack_payload(text))
             if response.status_code >= 300:
                 log.warning("slack answered %s: %s", response.status_code, response.text[:200])
                 return False
             return True
-        except Exception:
-            log.warning("slack message not delivered", exc_info=True)
+        except Exception as exc:
+            # The webhook URL is a secret, and httpx's errors and tracebacks may carry it:
+            # the kind of failure is enough to act on.
+            log.warning("slack message not delivered: %s", type(exc).__name__)
             return False
 
     async def drain(self, timeout: float = 5.0) -> None:

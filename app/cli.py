@@ -65,6 +65,7 @@ def serve(
         port=port or settings.port,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,  # only these proxies are believed
     )
 
 

@@ -6,15 +6,21 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-from githubkit import AppAuthStrategy, GitHub
+import jwt
+from githubkit import GitHub, GitHubCore
+from githubkit.auth import BaseAuthStrategy
+from githubkit.auth.app import AppAuth
 from githubkit.cache import MemCacheStrategy
+from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import GitHubException, RequestError, RequestFailed
+from githubkit.utils import UNSET
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,70 @@ def next_cursor(link: str) -> str | None:
     return None
 
 
+# GitHub asks for an `iat` 60 s in the past (clock drift) and an `exp` at most 10 min ahead.
+JWT_BACKDATE = timedelta(seconds=60)
+JWT_LIFETIME = timedelta(minutes=9)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ClockedAppAuth(AppAuth):
+    """githubkit's App auth flow, signing its JWT on GitHub's clock as far as we know it."""
+
+    clock: Callable[[], datetime] = _utc_now
+
+    def _create_jwt(self) -> str:
+        now = self.clock()
+        claims = {"iss": self.issuer, "iat": now - JWT_BACKDATE, "exp": now + JWT_LIFETIME}
+        return jwt.encode(claims, self.private_key, algorithm="RS256")
+
+
+@dataclass
+class AppCredentials(BaseAuthStrategy):
+    """The App's key for one client: as the App itself (JWT), or as one installation."""
+
+    app_id: int
+    private_key: str = field(repr=False)
+    clock: Callable[[], datetime]
+    installation_id: int | None = None
+
+    def get_auth_flow(self, github: GitHubCore[Any]) -> httpx.Auth:
+        return ClockedAppAuth(
+            github,
+            self.app_id,
+            self.private_key,
+            installation_id=UNSET if self.installation_id is None else self.installation_id,
+            clock=self.clock,
+        )
+
+
+class TokenCache(MemCacheStrategy):
+    """githubkit's in-memory cache of the JWT and installation tokens, which we can empty."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tokens = MemCache()
+
+    def get_cache_storage(self) -> MemCache:
+        return self._tokens
+
+    async def get_async_cache_storage(self) -> MemCache:
+        return self._tokens
+
+    def forget(self) -> None:
+        """Drop every cached credential: the next call signs a new JWT and fetches a token."""
+        self._tokens = MemCache()
+
+
+def http_failure(exc: RequestError[Any]) -> RequestFailed | None:
+    """The HTTP error answer in `exc`: githubkit wraps one met while fetching a token."""
+    inner = exc if isinstance(exc, RequestFailed) else exc.exc
+    return inner if isinstance(inner, RequestFailed) else None
+
+
 class KeptOpen(httpx.AsyncBaseTransport):
     """One connection pool for the process: githubkit opens and closes a client per call.
 
@@ -122,7 +192,9 @@ class GitHubApp:
         self.max_inline_wait = max_inline_wait
         self._private_key = private_key
         self._transport = KeptOpen(transport or httpx.AsyncHTTPTransport())
-        self._cache = MemCacheStrategy()
+        self._cache = TokenCache()
+        # GitHub's clock minus ours, learnt from the Date of a refused credential.
+        self.clock_offset = timedelta(0)
         self._clients: dict[int, Client] = {}
         self._slug: str | None = None
         self._on_response = on_response
@@ -147,17 +219,28 @@ class GitHubApp:
         if self._on_response:
             self._on_response(response)
 
+    def github_now(self) -> datetime:
+        """Our best guess at GitHub's clock, for the JWT's `iat` and `exp`."""
+        return datetime.now(UTC) + self.clock_offset
+
+    def credentials_refused(self, response: httpx.Response) -> None:
+        """A 401: drop the cached JWT and tokens, and set our clock by GitHub's answer."""
+        self._cache.forget()
+        github_time = response_time(response)
+        if github_time is not None:
+            self.clock_offset = github_time - datetime.now(UTC)
+
+    def _credentials(self, installation_id: int | None = None) -> AppCredentials:
+        return AppCredentials(self.app_id, self._private_key, self.github_now, installation_id)
+
     def app_client(self) -> Client:
         """A client authenticated as the App itself (JWT), for `/app` routes."""
-        return Client(self._github(AppAuthStrategy(self.app_id, self._private_key)), self)
+        return Client(self._github(self._credentials()), self)
 
     def installation(self, installation_id: int) -> Client:
         client = self._clients.get(installation_id)
         if client is None:
-            strategy = AppAuthStrategy(self.app_id, self._private_key).as_installation(
-                installation_id
-            )
-            client = Client(self._github(strategy), self)
+            client = Client(self._github(self._credentials(installation_id)), self)
             self._clients[installation_id] = client
         return client
 
@@ -226,9 +309,7 @@ class Client:
             last = attempt == max_tries
             await self._wait_for_hold(method, path)
             try:
-                response = await self.gh.arequest(
-                    method, path, json=json, params=params, headers=headers
-                )
+                response = await self._send(method, path, json=json, params=params, headers=headers)
             except RequestFailed as exc:
                 raw = exc.response.raw_response
                 if raw.status_code in ok_statuses:
@@ -267,6 +348,27 @@ class Client:
             delay = min(delay * 4, self.app.max_inline_wait)
             if before_retry is not None and (found := await before_retry()) is not None:
                 return found
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; a 401 (an expired token, a skewed clock) is retried once, freshly signed.
+
+        GitHub did nothing with a refused request, so sending it again is safe; a second
+        401 is GitHub's final word.
+        """
+        for attempt in (1, 2):
+            try:
+                return await self.gh.arequest(method, path, **kwargs)
+            except RequestError as exc:
+                failed = http_failure(exc)
+                if failed is None:
+                    raise
+                if failed.response.status_code != 401 or attempt == 2:
+                    if failed is exc:
+                        raise
+                    raise failed from None  # the token call's own answer, unwrapped
+                self.app.credentials_refused(failed.response.raw_response)
+                log.warning("GitHub refused our credentials on %s %s; signing again", method, path)
         raise AssertionError("unreachable")
 
     async def cursor_pages(self, path: str, **params: Any) -> AsyncIterator[list[dict[str, Any]]]:

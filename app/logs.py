@@ -36,6 +36,9 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request's URL at INFO, and some URLs are secrets: the Slack webhook,
+    # GitHub's one-time manifest code. Calls are counted in /metrics instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def delivery_fields(delivery: Delivery) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import httpx
@@ -205,12 +207,29 @@ def command_outcome(outcome: str) -> str:
     return "no change" if outcome.endswith("no change") else "applied"
 
 
+def scraper_allowed(token: str | None, headers: Mapping[str, str]) -> bool:
+    """No METRICS_TOKEN: anyone may read. Otherwise only `Authorization: Bearer <token>`."""
+    if not token:
+        return True
+    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+    # Compared in constant time, so the answer's timing tells nothing of the token.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 def make_router() -> APIRouter:
     router = APIRouter()
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         services = request.app.state.services
+        if not scraper_allowed(services.settings.metrics_token, request.headers):
+            return Response(
+                "metrics need the bearer token (METRICS_TOKEN)\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         body = await services.metrics.render(services.inbox)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     database_url: str = "sqlite:///./data/incident-flow.db"
     port: int = 3000
+    # Proxies whose X-Forwarded-For/-Proto `serve` believes (uvicorn's own variable): by
+    # default a proxy on this machine only. Comma-separated addresses or networks.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -34,6 +37,9 @@ class Settings(BaseSettings):
     session_secret: str | None = None
     setup_env_file: Path = Path(".env")
     slack_webhook_url: str | None = None
+    # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`: its counts tell
+    # that private repositories have incidents. Unset, it is open.
+    metrics_token: str | None = None
     # Recovery of failed deliveries: how far back to look (GitHub keeps 3 days) and how often.
     redeliver_since_hours: float = 72.0
     redeliver_every_hours: float = 3.0

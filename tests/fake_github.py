@@ -19,6 +19,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -140,6 +141,10 @@ class FakeGitHub:
         self.echoes: list[tuple[str, dict[str, Any]]] = []
         self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         self.tokens_issued = 0
+        # GitHub's real-time clock runs this many seconds ahead of ours (negative: the app's
+        # clock is fast). It judges JWTs and installation tokens; `now` is the issues' time.
+        self.clock_skew = 0.0
+        self.installation_tokens: dict[str, float] = {}  # token -> expiry on GitHub's clock
         self.latency = 0.0  # seconds added to every API call (GitHub answers in ~0.1-0.3 s)
         self._ids = itertools.count(1000)
         # The App's side of GitHub: its webhook delivery log, manifest codes, OAuth users.
@@ -234,6 +239,14 @@ class FakeGitHub:
                 after,
             )
         )
+
+    def github_time(self) -> float:
+        return time.time() + self.clock_skew
+
+    def expire_tokens(self) -> None:
+        """Every installation token issued so far runs out now (GitHub answers 401)."""
+        for token in self.installation_tokens:
+            self.installation_tokens[token] = self.github_time()
 
     def heal(self) -> None:
         """GitHub is back: drop every injected failure still pending."""
@@ -484,6 +497,11 @@ class FakeGitHub:
                 response = JSONResponse(fault.body, fault.status, headers=fault.headers)
                 await response(scope, receive, send)
                 return
+        refusal = self._refuse_credentials(scope)
+        if refusal is not None:
+            self.calls.append(Call(method, path, 401, at=arrived))
+            await refusal(scope, receive, send)
+            return
         status_holder: dict[str, int] = {}
 
         async def capture(message: dict[str, Any]) -> None:
@@ -493,6 +511,28 @@ class FakeGitHub:
 
         await self.app(scope, receive, capture)
         self.calls.append(Call(method, path, status_holder.get("status", 0), at=arrived))
+
+    def _refuse_credentials(self, scope: Any) -> Response | None:
+        """GitHub's 401 for an expired or unknown installation token, or a JWT off the clock."""
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode()
+        now = self.github_time()
+        message = None
+        if auth.startswith("token ghs_"):
+            if self.installation_tokens.get(auth.removeprefix("token "), now) <= now:
+                message = "Bad credentials"
+        elif auth.startswith("Bearer ey"):
+            claims = jwt.decode(auth.removeprefix("Bearer "), options={"verify_signature": False})
+            if claims["iat"] > now:
+                message = "'Issued at' claim ('iat') must be an Integer representing a past time"
+            elif claims["exp"] > now + 600:
+                message = "'Expiration time' claim ('exp') is too far in the future"
+            elif claims["exp"] <= now:
+                message = "'Expiration time' claim ('exp') must be a future time"
+        if message is None:
+            return None
+        date = format_datetime(datetime.fromtimestamp(now, UTC), usegmt=True)
+        return JSONResponse({"message": message}, 401, headers={"date": date})
 
     def _repo(self, request: Request) -> FakeRepo:
         return self.repos[f"{request.path_params['owner']}/{request.path_params['name']}"]
@@ -524,8 +564,10 @@ class FakeGitHub:
 
     async def token(self, request: Request) -> Response:
         self.tokens_issued += 1
-        expires = datetime.now(UTC) + timedelta(hours=1)
-        return JSONResponse({"token": f"ghs_{uuid.uuid4().hex}", "expires_at": iso(expires)}, 201)
+        token = f"ghs_{uuid.uuid4().hex}"
+        self.installation_tokens[token] = self.github_time() + 3600
+        expires = datetime.fromtimestamp(self.installation_tokens[token], UTC)
+        return JSONResponse({"token": token, "expires_at": iso(expires)}, 201)
 
     async def get_issue(self, request: Request) -> Response:
         try:

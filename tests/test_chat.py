@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import respx
 
 from app.chat import SlackNotifier, message_for
 from app.lifecycle import Severity, Status
+from app.logs import configure
 from app.records import Incident
 from tests.conftest import Harness
 
@@ -158,7 +160,8 @@ def test_notifier_posts_json_text() -> None:
         with respx.mock() as mock:
             route = mock.post(HOOK).mock(return_value=httpx.Response(200))
             ok = await notifier.post("hello")
-            assert json.loads(route.calls[0].request.content) == {"text": "hello"}
+            body = json.loads(route.calls[0].request.content)
+            assert body == {"text": "hello", "unfurl_links": False, "unfurl_media": False}
             return ok
 
     assert asyncio.run(go()) is True
@@ -177,3 +180,52 @@ async def test_the_message_names_the_lead_chosen_for_the_new_incident(chatty: Ha
     assert record is not None and record.lead is not None
     (call,) = route.calls
     assert f"Lead: {record.lead}" in json.loads(call.request.content)["text"]
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("<!channel> search is down", "&lt;!channel&gt; search is down"),
+        (
+            "<!here|here> & <@U123> <https://evil.example|click>",
+            "&lt;!here|here&gt; &amp; &lt;@U123&gt; &lt;https://evil.example|click&gt;",
+        ),
+        ("a > b &amp; c\n<!everyone>", "a &gt; b &amp;amp; c &lt;!everyone&gt;"),
+    ],
+    ids=["channel", "mentions-and-link", "entities-and-newline"],
+)
+def test_titles_reach_slack_as_words_not_markup(title: str, shown: str) -> None:
+    text = message_for(None, replace(BASE, title=title, lead="<!channel>"), URL)
+    assert text is not None
+    assert f"<{URL}|octo/ops#7 {shown}>" in text
+    # Our link is the only control sequence: no ping, mention or link from the title.
+    assert text.count("<") == 1 and text.count(">") == 1
+    assert text.count("\n") == 1  # the title stays on its line
+    assert "Lead: &lt;!channel&gt;" in text
+
+
+async def test_the_webhook_url_never_reaches_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure("DEBUG", "json")  # as the service runs, at its most talkative
+    root.addHandler(caplog.handler)
+    try:
+        notifier = SlackNotifier(HOOK, "https://github.com")
+        with respx.mock() as mock:
+            route = mock.post(HOOK)
+            route.mock(return_value=httpx.Response(200, text="ok"))
+            assert await notifier.post("delivered")
+            route.mock(return_value=httpx.Response(404, text="no_service"))
+            assert not await notifier.post("refused")
+            route.mock(side_effect=httpx.ConnectError(f"cannot reach {HOOK}"))
+            assert not await notifier.post("unreachable")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    lines = [record.getMessage() + (record.exc_text or "") for record in caplog.records]
+    for record in caplog.records:
+        if record.exc_info:
+            lines.append(logging.Formatter().formatException(record.exc_info))
+    assert not [line for line in lines if "XYZ" in line]
+    assert any("not delivered: ConnectError" in line for line in lines), lines
+    assert any("slack answered 404" in line for line in lines), lines

@@ -1,11 +1,14 @@
 """Deploy files agree with the app: fly.toml's port and health check, the Dockerfile's command."""
 
+import ipaddress
 import json
 import re
 import shlex
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 
 from app.main import create_app
@@ -75,3 +78,83 @@ def test_image_is_built_from_the_lock_and_runs_unprivileged() -> None:
     user = docker_instruction("USER").strip()
     assert user not in ("root", "0")
     assert f"useradd --create-home --uid 10001 {user}" in DOCKERFILE
+
+
+def dockerfile_command() -> list[str]:
+    command = json.loads(docker_instruction("CMD"))
+    return shlex.split(command[2]) if command[:2] == ["sh", "-c"] else list(command)
+
+
+def trusted_proxies(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(item.strip()) for item in value.split(",")]
+
+
+def test_forwarded_headers_are_believed_only_from_configured_proxies() -> None:
+    words = dockerfile_command()
+    assert "--proxy-headers" in words
+    # The flag, when given, passes the variable on; "*" would let any client claim https.
+    if "--forwarded-allow-ips" in words:
+        assert words[words.index("--forwarded-allow-ips") + 1] == "${FORWARDED_ALLOW_IPS}"
+    assert "*" not in " ".join(words)
+    image_default = re.search(r"FORWARDED_ALLOW_IPS=(\S+)", docker_instruction("ENV"))
+    assert image_default is not None
+    assert all(net.is_loopback for net in trusted_proxies(image_default.group(1)))
+    assert all(net.is_loopback for net in trusted_proxies(defaults().forwarded_allow_ips))
+    fly = trusted_proxies(FLY["env"]["FORWARDED_ALLOW_IPS"])
+    assert fly and all(net.is_private for net in fly)
+
+
+def test_serve_passes_the_trusted_proxies_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import cli
+
+    seen: dict[str, Any] = {}
+    settings = Settings(_env_file=None, forwarded_allow_ips="10.1.0.0/16")  # type: ignore[call-arg]
+    monkeypatch.setattr(cli, "load_settings", lambda: settings)
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    cli.serve()
+    assert seen["proxy_headers"] is True
+    assert seen["forwarded_allow_ips"] == "10.1.0.0/16"
+
+
+SECURITY = Path("SECURITY.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "Report a vulnerability",  # GitHub private vulnerability reporting
+        "security advisory",
+        "anyone on GitHub",
+        "anyone who reaches the HTTP port",
+        "operators",
+        "200",  # the command-line cap
+        "10 commands",
+        "/help",
+        "no echo",
+        "404",
+        "one-time token",
+        "127.0.0.1",
+        "incident:reported",
+        "dead-lettered",
+        "10 s",
+        "unsigned bodies",
+        "401",
+        "iat",
+        "escaped",
+        "503",
+        "METRICS_TOKEN",
+        "Secure",
+        "POST",
+        "clock jump",
+        "FORWARDED_ALLOW_IPS",
+    ],
+)
+def test_security_md_covers(topic: str) -> None:
+    assert topic.lower() in SECURITY.lower()
+
+
+def test_security_md_is_linked_and_names_real_settings() -> None:
+    assert "(SECURITY.md)" in Path("README.md").read_text()
+    fields = set(Settings.model_fields)
+    named = set(re.findall(r"`([A-Z][A-Z_]{3,})`", SECURITY))
+    assert named and {name.lower() for name in named} <= fields, named

@@ -134,3 +134,37 @@ def test_log_line_names_delivery_repo_and_issue() -> None:
         "outcome": "in step",
         "duration_ms": 3.2,
     }
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        pytest.param(None, 401, id="none"),
+        pytest.param("Bearer wrong", 401, id="wrong-token"),
+        pytest.param("Bearer s3cret-scrape-token-extra", 401, id="longer-token"),
+        pytest.param("Basic czNjcmV0", 401, id="basic"),
+        pytest.param("s3cret-scrape-token", 401, id="no-scheme"),
+        pytest.param("Bearer s3cret-scrape-token", 200, id="bearer"),
+        pytest.param("bearer s3cret-scrape-token", 200, id="bearer-any-case"),
+    ],
+)
+async def test_metrics_token_guards_the_counts(
+    harness_for,  # type: ignore[no-untyped-def]
+    authorization: str | None,
+    status: int,
+) -> None:
+    harness: Harness = await harness_for(metrics_token="s3cret-scrape-token")
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await harness.client.get("/metrics", headers=headers)
+    assert response.status_code == status
+    if status == 200:
+        assert "incident_flow_deliveries_received_total" in response.text
+    else:
+        assert "incident_flow" not in response.text
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_metrics_are_open_without_a_token(harness: Harness) -> None:
+    assert harness.services.settings.metrics_token is None
+    response = await harness.client.get("/metrics")
+    assert response.status_code == 200
