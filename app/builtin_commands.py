@@ -237,7 +237,7 @@ def _set_labels(ctx: CommandContext, wanted: list[str]) -> list[Effect]:
 
 def _usage(cmd: Command, ctx: CommandContext, name: str) -> Decision:
     spec = REGISTRY[name]
-    text = f"I could not read `{cmd.text}`. Usage: `{spec.usage}`: {spec.summary}."
+    text = f"I could not read it. Usage: `{spec.usage}`: {spec.summary}."
     return Decision(ctx.incident, (reply(ctx, cmd, text),))
 
 
