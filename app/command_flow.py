@@ -36,7 +36,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     known = [c for c in commands if c.name in REGISTRY]  # others: another bot's, or prose
     plan: list[Effect] = []
     answers: list[tuple[Command, str]] = []
-    helped = False
+    helped = ran = False
     for command in known[:MAX_COMMANDS]:
         spec = REGISTRY[command.name]
         ref = ctx.ref(command)
@@ -60,6 +60,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
             helped = True
         step = replace(ctx, incident=incident, issue=issue)
         decision = spec.handler(command, step)
+        ran = True
         if decision.incident is not None:
             incident = _tag(decision.incident, incident, ref)
         effects = tuple(e for e in decision.plan if not isinstance(e, PostComment))
@@ -67,7 +68,9 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
         plan += effects
         issue = labels_after(issue, effects)
     skipped = len(known) - MAX_COMMANDS
-    if answers or (plan and skipped > 0):
+    # Commands skipped are worth a word when something else was done or said, not alone:
+    # a reader's wall of `/help`, answered a minute ago, gets no reply at all.
+    if answers or (ran and skipped > 0):
         plan.append(_one_reply(ctx, answers, skipped, helped))
     return Decision(incident, tuple(plan))
 
