@@ -27,7 +27,7 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
         who = "anyone" if spec.who == "anyone" else "triage or higher"
         aliases = "".join(f" (or `/{a}`)" for a in spec.aliases)
         rows.append(f"| `{spec.usage}`{aliases} | {spec.summary} | {who} |")
-    text = "Incident Flow commands (one per line):\n\n" + "\n".join(rows)
+    text = "Incident Flow commands (one per line, at most 10 a comment):\n\n" + "\n".join(rows)
     if ctx.incident is not None and ctx.incident.managed:
         text += "\n\n" + explain_status(ctx.incident.status, ctx.scheme)
     return Decision(ctx.incident, (reply(ctx, cmd, text),))

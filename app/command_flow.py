@@ -85,7 +85,7 @@ def _one_reply(
             f"{skipped} more command{'s' if skipped > 1 else ''} ignored: at most "
             f"{MAX_COMMANDS} run per comment."
         )
-    body = f"@{ctx.hint.actor}\n\n" + "\n\n".join(parts)
+    body = f"@{ctx.hint.actor} " + "\n\n".join(parts)
     if helped:
         body += f"\n\n{HELP_MARK}"
     return PostComment(key=f"reply:comment:{ctx.comment_id}", body=body, look_first=True)

@@ -292,6 +292,8 @@ class Responder:
 
     def _note_commands(self, delivery: Delivery, commands: list[Command]) -> None:
         """Keep a delivery's parsed command names for the metrics, which never parse again."""
+        if not commands:
+            return
         while len(self._commands_seen) >= 1024:  # a bound, should an outcome never come
             del self._commands_seen[next(iter(self._commands_seen))]
         self._commands_seen[delivery.seq] = tuple(c.name for c in commands)
