@@ -275,3 +275,54 @@ async def test_any_comment_costs_a_bounded_number_of_calls_and_replies(
     for reply in replies:
         assert "http" not in reply and "@x" not in reply and "@mallory" not in reply
         assert len(reply) < 4_000
+
+
+@HOSTILE
+@given(
+    spaces=st.integers(min_value=0, max_value=70_000),
+    repeat=st.integers(min_value=1, max_value=3_000),
+    answer=st.sampled_from(["2", "No", "1 " + "x" * 300, "", "### Severity"]),
+)
+async def test_any_issue_form_body_costs_a_bounded_number_of_calls(
+    h: Harness, spaces: int, repeat: int, answer: str
+) -> None:
+    issue, events = h.fake.open_issue(REPO, labels=["incident"], actor="alice")
+    long_heading = "### a" + " " * spaces + "b"
+    issue.body = "\n".join(
+        [
+            "### Severity" + " " * spaces,
+            "",
+            answer,
+            long_heading,
+            *(["### Severity", answer] * repeat),
+        ]
+    )
+    calls = len(h.fake.calls)
+    started = time.perf_counter()
+    await h.run(events)
+    assert time.perf_counter() - started < 10
+    assert len(h.fake.calls) - calls <= 25
+    assert len(h.bot_comments(issue.number)) <= 1
+    await h.echo()
+    assert len(h.bot_comments(issue.number)) <= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.sampled_from(["/help", "/severity 1", "### Severity", "```", "> /resolved", "\t"]),
+            st.integers(min_value=0, max_value=5_000).map(lambda n: " " * n),
+            st.text(max_size=20),
+        ),
+        max_size=50,
+    ),
+    joiner=st.sampled_from(["\n", "", " ", "\r\n", "\u2028"]),
+)
+def test_the_parsers_take_any_text_quickly(parts: list[str], joiner: str) -> None:
+    body = joiner.join(parts)
+    started = time.perf_counter()
+    commands = parse_commands(body)
+    form_answers(body)
+    assert time.perf_counter() - started < PARSE_BOUND
+    assert all(len(c.text) <= MAX_COMMAND_LINE for c in commands)
