@@ -35,10 +35,22 @@ class Applied:
 
 
 async def apply_plan(
-    client: Client, repo: str, number: int, plan: tuple[Effect, ...], *, retrying: bool
+    client: Client,
+    repo: str,
+    number: int,
+    plan: tuple[Effect, ...],
+    *,
+    retrying: bool,
+    comments: list[dict[str, Any]] | None = None,
 ) -> Applied:
-    """Apply effects in order; `retrying` makes comments and issues look for their marker."""
+    """Apply effects in order; `retrying` makes comments and issues look for their marker.
+
+    The issue's comments are listed at most once per plan, however many comments look
+    first; `comments`, when the caller has read them already, saves even that (it must
+    include every comment posted since the earliest post the plan could repeat).
+    """
     done = Applied()
+    seen = list(comments) if comments is not None else None
     for effect in plan:
         match effect:
             case AddLabels(names):
@@ -48,9 +60,15 @@ async def apply_plan(
                 await client.remove_label(repo, number, name)
                 done.log.append(f"-{name}")
             case PostComment(key, body, look_first):
-                await client.post_comment(
-                    repo, number, key, done.fill(body), check_first=retrying or look_first
-                )
+                if retrying or look_first:
+                    if seen is None:
+                        seen = await client.list_comments(repo, number)
+                    if any(marker(key) in str(c.get("body") or "") for c in seen):
+                        done.log.append(f"comment:{key}")
+                        continue  # posted by an earlier attempt or delivery
+                posted = await client.post_comment(repo, number, key, done.fill(body))
+                if seen is not None:
+                    seen.append(posted)
                 done.log.append(f"comment:{key}")
             case SetIssueState(state, reason):
                 fields = {"state": state}

@@ -27,7 +27,7 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
         who = "anyone" if spec.who == "anyone" else "triage or higher"
         aliases = "".join(f" (or `/{a}`)" for a in spec.aliases)
         rows.append(f"| `{spec.usage}`{aliases} | {spec.summary} | {who} |")
-    text = "Incident Flow commands (one per line):\n\n" + "\n".join(rows)
+    text = "Incident Flow commands (one per line, at most 10 a comment):\n\n" + "\n".join(rows)
     text += (
         f"\n\nAn issue opened with `{ctx.scheme.incident}` by someone below triage is a report "
         f"(`{ctx.scheme.reported}`), not an incident: nobody is paged until a maintainer "
@@ -245,7 +245,7 @@ def _set_labels(ctx: CommandContext, wanted: list[str]) -> list[Effect]:
 
 def _usage(cmd: Command, ctx: CommandContext, name: str) -> Decision:
     spec = REGISTRY[name]
-    text = f"I could not read `{cmd.text}`. Usage: `{spec.usage}`: {spec.summary}."
+    text = f"I could not read it. Usage: `{spec.usage}`: {spec.summary}."
     return Decision(ctx.incident, (reply(ctx, cmd, text),))
 
 

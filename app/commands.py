@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,9 +13,13 @@ if TYPE_CHECKING:
     from app.labels import LabelScheme
     from app.records import Incident
 
-# A command is a whole line starting with "/": `/name args`. Anchored like Prow's plugins.
-COMMAND_LINE = re.compile(r"^/(?P<name>[a-zA-Z][\w-]*)(?:[ \t]+(?P<args>.*?))?[ \t]*$")
-FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+# A command is a whole line starting with "/": `/name args`, anchored like Prow's plugins.
+# Read with plain string operations, never a backtracking regex: a comment is hostile input,
+# and every line costs time linear in its length. A longer line is prose, not a command.
+MAX_COMMAND_LINE = 200
+FENCE = re.compile(r"^\s{0,3}(```|~~~)")  # bounded and anchored: constant time per line
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NAME_TAIL = _LETTERS | frozenset("0123456789_-")
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class Command:
     name: str  # canonical name, lower case, aliases resolved
     args: str
     line: int  # 1-based line in the comment: with the comment id, the command's identity
-    text: str  # the line as written, for replies
+    text: str  # the line as written (never echoed: replies show `command_flow.shown`)
 
 
 def parse_commands(body: str | None) -> list[Command]:
@@ -47,14 +51,27 @@ def parse_commands(body: str | None) -> list[Command]:
         line = raw.strip()
         if line.startswith(">"):
             continue  # a quoted command does nothing
-        match = COMMAND_LINE.match(line)
-        if not match:
+        read = command_line(line)
+        if read is None:
             continue
-        name = match.group("name").lower()
-        commands.append(
-            Command(ALIASES.get(name, name), (match.group("args") or "").strip(), number, line)
-        )
+        name, args = read
+        commands.append(Command(ALIASES.get(name, name), args, number, line))
     return commands
+
+
+def command_line(line: str) -> tuple[str, str] | None:
+    """`(name, args)` of a stripped line that is a command, else None; linear in the line."""
+    if len(line) > MAX_COMMAND_LINE or len(line) < 2 or line[0] != "/":
+        return None
+    if line[1] not in _LETTERS:
+        return None
+    end = 2
+    while end < len(line) and line[end] in _NAME_TAIL:
+        end += 1
+    rest = line[end:]
+    if rest and rest[0] not in " \t":
+        return None  # `/help!` or `/path/to/file`: prose
+    return line[1:end].lower(), rest.strip()
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,8 @@ class CommandContext:
     comment_id: int
     permitted: bool  # the commenter has triage or higher on the repository
     recurrence_window: timedelta = timedelta(hours=48)
+    # When the bot last gave `/help` on this issue, as the shell read it from its comments.
+    help_given_at: datetime | None = None
 
     def ref(self, command: Command) -> str:
         """The command's identity: a timeline entry carrying it marks the command as done."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from app.labels import LabelScheme
 from app.lifecycle import Severity, Status
 
 SEVERITY_HEADING = "severity"
 STABLE_HEADING = "is it still disrupting service?"
-_HEADING = re.compile(r"^###\s+(.+?)\s*$")
 
 
 def form_answers(body: str | None) -> dict[str, str]:
@@ -18,14 +15,21 @@ def form_answers(body: str | None) -> dict[str, str]:
     heading: str | None = None
     lines: list[str] = []
     for line in [*(body or "").splitlines(), "### end"]:
-        match = _HEADING.match(line)
-        if match:
+        title = _heading(line)
+        if title is not None:
             if heading is not None:
                 answers[heading] = "\n".join(lines).strip()
-            heading, lines = match.group(1).casefold(), []
+            heading, lines = title.casefold(), []
         elif heading is not None:
             lines.append(line)
     return answers
+
+
+def _heading(line: str) -> str | None:
+    """The text of a `### Heading` line, else None: string operations, linear in the line."""
+    if not line.startswith("###") or len(line) < 5 or not line[3].isspace():
+        return None
+    return line[3:].strip() or None
 
 
 def labels_from_form(body: str | None, labels: list[str], scheme: LabelScheme) -> list[str]:

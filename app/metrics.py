@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import httpx
@@ -20,7 +19,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-from app.commands import REGISTRY, parse_commands
 from app.github import Client
 from app.inbox import Delivery, Inbox
 from app.records import Incident
@@ -50,6 +48,8 @@ class Metrics:
 
     def __init__(self, api_base_path: str = "") -> None:
         self.api_base_path = api_base_path.rstrip("/")
+        # A delivery's commands as the responder parsed them: a comment is parsed once.
+        self.commands_of: Callable[[Delivery], tuple[str, ...]] = lambda _delivery: ()
         r = self.registry = CollectorRegistry()
         self._received_by: dict[tuple[str, bool], Counter] = {}
         self.received = Counter(
@@ -145,7 +145,7 @@ class Metrics:
         else:
             self.processed.labels(event=delivery.event).inc()
         if delivery.event == "issue_comment":
-            for name in commands_in(delivery.payload):
+            for name in self.commands_of(delivery):
                 self.commands.labels(name=name, outcome=command_outcome(outcome)).inc()
 
     def github_response(self, response: httpx.Response) -> None:
@@ -186,15 +186,6 @@ class Metrics:
         for state in ("pending", "processing", "done", "dead"):
             self.inbox_state.labels(state=state).set(counts.get(state, 0))
         return bytes(generate_latest(self.registry))
-
-
-def commands_in(payload: str) -> list[str]:
-    """The registered commands of a stored `issue_comment` delivery."""
-    try:
-        body = json.loads(payload).get("comment", {}).get("body")
-    except (ValueError, AttributeError):
-        return []
-    return [c.name for c in parse_commands(body) if c.name in REGISTRY]
 
 
 def command_outcome(outcome: str) -> str:

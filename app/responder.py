@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import builtin_commands  # noqa: F401  (registers the commands)
 from app.apply import apply_plan
-from app.command_flow import run_commands
-from app.commands import REGISTRY, CommandContext, parse_commands
+from app.command_flow import HELP_EVERY, MAX_COMMANDS, help_given_at, run_commands
+from app.commands import REGISTRY, Command, CommandContext, parse_commands
 from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
 from app.github import Client, GitHubApp, GitHubRefused
 from app.inbox import Delivery
@@ -20,7 +20,7 @@ from app.label_sync import INSTALLATION_EVENTS, on_installation
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
-from app.plan import OpenIssue
+from app.plan import OpenIssue, PostComment
 from app.reads import ReadLog
 from app.records import Incident
 from app.store import IncidentStore
@@ -73,6 +73,8 @@ class Responder:
     reads: ReadLog = field(default_factory=ReadLog)
     # Extra handlers per event name (config pushes, retrospectives, comment times).
     handlers: dict[str, list[EventHandler]] = field(default_factory=dict)
+    # Each comment delivery's parsed command names, until the metrics take them.
+    _commands_seen: dict[int, tuple[str, ...]] = field(default_factory=dict, init=False)
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
@@ -158,7 +160,14 @@ class Responder:
             read=(updated_at, read_at),
         )
 
-    async def _carry_out(self, turn: Turn, decision: Decision, delivery: Delivery) -> str:
+    async def _carry_out(
+        self,
+        turn: Turn,
+        decision: Decision,
+        delivery: Delivery,
+        *,
+        comments: list[dict[str, Any]] | None = None,
+    ) -> str:
         """Apply a decision's plan, then save the record (and any incident it opened)."""
         applied = await apply_plan(
             turn.client,
@@ -166,6 +175,7 @@ class Responder:
             turn.issue.number,
             decision.plan,
             retrying=delivery.attempts > 1,
+            comments=comments,
         )
         after = decision.incident
         if after is not None and applied.opened:
@@ -277,14 +287,24 @@ class Responder:
         if author is None or author.type == "Bot" or author.login.endswith("[bot]"):
             return "ignored: bot comment"
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
+        self._note_commands(delivery, commands)
         if not commands:
             return "no commands"
         hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
+        repo = event.repository.full_name
+        client = self.github.installation(event.installation.id)
+        known = await self.store.load(event.repository.id, event.issue.number)
+        is_incident = known is not None and known.managed
+        run = commands[:MAX_COMMANDS]
+        needs_triage = not is_incident or any(REGISTRY[c.name].who != "anyone" for c in run)
+        permitted = needs_triage and await self.permissions.may_triage(client, repo, author.login)
+        if not permitted and not is_incident:
+            # Nothing to read or answer: a stranger's commands cost one cached permission call.
+            return "ignored: commands below triage on an issue that is not an incident"
         turn = await self._turn(delivery, event, hint)
-        needs_triage = any(REGISTRY[c.name].who != "anyone" for c in commands)
-        permitted = needs_triage and await self.permissions.may_triage(
-            turn.client, turn.issue.repo, author.login
-        )
+        comments = None
+        if any(c.name == "help" for c in run):
+            comments = await _comments_since(turn.client, repo, event.issue.number, hint.at)
         ctx = CommandContext(
             hint,
             turn.issue,
@@ -293,9 +313,34 @@ class Responder:
             event.comment.id,
             permitted,
             recurrence_window=turn.recurrence_window,
+            help_given_at=help_given_at(comments or []),
         )
-        outcome = await self._carry_out(turn, run_commands(commands, ctx), delivery)
-        return f"commands {','.join(c.name for c in commands)}: {outcome}"
+        decision = run_commands(commands, ctx)
+        if comments is None and any(isinstance(e, PostComment) for e in decision.plan):
+            comments = await _comments_since(turn.client, repo, event.issue.number, hint.at)
+        outcome = await self._carry_out(turn, decision, delivery, comments=comments)
+        return f"commands {','.join(c.name for c in run)}: {outcome}"
+
+    def _note_commands(self, delivery: Delivery, commands: list[Command]) -> None:
+        """Keep a delivery's parsed command names for the metrics, which never parse again."""
+        if not commands:
+            return
+        while len(self._commands_seen) >= 1024:  # a bound, should an outcome never come
+            del self._commands_seen[next(iter(self._commands_seen))]
+        self._commands_seen[delivery.seq] = tuple(c.name for c in commands)
+
+    def commands_seen(self, delivery: Delivery) -> tuple[str, ...]:
+        """The registered commands this delivery's comment held (once; for the metrics)."""
+        return self._commands_seen.pop(delivery.seq, ())
+
+
+async def _comments_since(
+    client: Client, repo: str, number: int, at: datetime
+) -> list[dict[str, Any]]:
+    """The issue's comments from HELP_EVERY before a comment written at `at`: enough to see a
+    recent `/help` answer, and any reply to that comment (which can only be newer)."""
+    since = (at - HELP_EVERY).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return await client.paginate(f"/repos/{repo}/issues/{number}/comments", since=since)
 
 
 @dataclass(frozen=True)

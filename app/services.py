@@ -134,6 +134,7 @@ async def build_services(
         shared = engine if engine.dialect.name == "postgresql" else None
         responder = Responder(github=github, store=store, reads=ReadLog(shared=shared))
         responder.after_change.append(metrics.incident_changed)
+        metrics.commands_of = responder.commands_seen
         followup, reminders = install_followup(
             responder,
             Bookkeeping(engine),

@@ -669,6 +669,10 @@ class FakeGitHub:
         per_page = int(request.query_params.get("per_page", 30))
         page = int(request.query_params.get("page", 1))
         comments = sorted(self.comments_on(repo.full_name, issue.number), key=lambda c: c.id)
+        since = request.query_params.get("since")
+        if since:  # GitHub's filter: comments updated at or after the time
+            after = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            comments = [c for c in comments if c.updated_at >= after]
         chunk = comments[(page - 1) * per_page : page * per_page]
         return JSONResponse([self.comment_payload(repo, c) for c in chunk])
 

@@ -82,9 +82,10 @@ async def test_unauthorised_user_gets_one_reply_and_nothing_changes(h: Harness) 
     writes = len(h.fake.writes())
     await say(h, number, "/stabilized\n/severity 3", actor="rita")
     assert h.labels(number) == {"incident", "severity:1", SP}
-    replies = h.bot_comments(number)
-    assert len(replies) == 2 and all("triage permission" in r for r in replies)
-    assert len(h.fake.writes()) == writes + 2
+    (reply,) = h.bot_comments(number)  # one reply answers every command of the comment
+    assert reply.count("triage permission") == 2
+    assert "`/stabilized`" in reply and "`/severity 3`" in reply
+    assert len(h.fake.writes()) == writes + 1
 
 
 async def test_triage_role_may_run_commands(h: Harness) -> None:
