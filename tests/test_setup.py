@@ -400,3 +400,33 @@ async def test_the_manifest_code_never_reaches_a_log_line(
     assert "/app-manifests/[redacted]/conversions" in caplog.text  # httpx's request line
     assert code not in caplog.text
     assert state not in caplog.text
+
+
+def test_access_log_lines_hide_one_time_codes(
+    settings_for,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """uvicorn's access log prints the query string: GitHub's codes and our states must
+    not be in it, whichever formatter a deployment uses (uvicorn's unpacks the arguments)."""
+    from uvicorn.logging import AccessFormatter
+
+    from app.main import create_app
+    from tests.fake_github import FakeGitHub
+    from tests.test_browser import served
+
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    settings = settings_for(github_client_id="Iv1.test", github_client_secret="s3cret")
+    fake = FakeGitHub()
+    app = create_app(settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False)
+    secrets = ["abc-setup-code", "st4te-one", "abc-oauth-code", "st4te-two", "t0ken"]
+    with served(app) as url:
+        httpx.get(f"{url}/setup/callback?code={secrets[0]}&state={secrets[1]}", timeout=5)
+        httpx.get(f"{url}/auth/callback?state={secrets[3]}&code={secrets[2]}", timeout=5)
+        httpx.get(f"{url}/setup?token={secrets[4]}", timeout=5)
+    access = [r for r in caplog.records if r.name == "uvicorn.access"]
+    lines = [AccessFormatter("%(request_line)s %(status_code)s").format(r) for r in access]
+    lines += [r.getMessage() for r in access]
+    assert len(access) == 3, lines
+    assert "GET /setup/callback?code=[redacted]&state=[redacted] HTTP/1.1 404 Not Found" in lines
+    assert "GET /auth/callback?state=[redacted]&code=[redacted] HTTP/1.1 400 Bad Request" in lines
+    assert not [line for line in lines for secret in secrets if secret in line]
