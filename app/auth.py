@@ -17,9 +17,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import incidents, reading
-from app.pages import escape, page
+from app.pages import SIGN_OUT_FORM, escape, page
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,20 @@ def session_secret(settings: Settings) -> str:
         return hmac.new(seed.encode(), b"incident-flow session", hashlib.sha256).hexdigest()
     # Not configured yet: sessions only need to last through the set-up in this process.
     return secrets.token_hex(32)
+
+
+class SessionCookies:
+    """Starlette's signed-cookie sessions, the cookie `Secure` whenever the request came
+    over https: PUBLIC_URL says so (`https_only`), or the scheme does (uvicorn takes it
+    from a trusted proxy's X-Forwarded-Proto)."""
+
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+        self.plain = SessionMiddleware(app, **options)
+        self.secure = SessionMiddleware(app, **{**options, "https_only": True})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        https = scope.get("scheme") in ("https", "wss")
+        await (self.secure if https else self.plain)(scope, receive, send)
 
 
 def _sealer(settings: Settings) -> Fernet:
@@ -195,6 +211,12 @@ def make_router() -> APIRouter:
         return RedirectResponse("/", 303)
 
     @router.get("/auth/logout")
+    async def logout_form() -> HTMLResponse:
+        # A link (or an image another site embeds) must not sign anyone out: only the form.
+        body = f"<section><h1>Sign out</h1>{SIGN_OUT_FORM}</section>"
+        return HTMLResponse(page("Sign out", body))
+
+    @router.post("/auth/logout")
     async def logout(request: Request) -> RedirectResponse:
         request.session.pop("viewer", None)
         return RedirectResponse("/", 303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,10 +55,15 @@ def _app(services: Services) -> GitHubApp:
 
 @cli.command()
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    host: Annotated[
+        str, typer.Option(help="address to listen on (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="port (default: PORT)")] = None,
 ) -> None:
-    """Run the service (what `make run` runs)."""
+    """Run the service (what `make run` runs); only this machine reaches it by default."""
+    if port:
+        # The app reads PORT too: the set-up link it prints names the port it listens on.
+        os.environ["PORT"] = str(port)
     settings = load_settings()
     uvicorn.run(
         "app.main:app",

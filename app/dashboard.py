@@ -14,7 +14,7 @@ from app.lifecycle import MEANINGS
 from app.pages import escape, page
 from app.records import Incident
 from app.settings import Settings
-from app.setup import setup_page
+from app.setup import credentials_present, setup_entry
 from app.stats import (
     SORTS,
     SeverityStats,
@@ -219,14 +219,24 @@ async def _one(request: Request, owner: str, name: str, number: int) -> Incident
     raise HTTPException(404, "no such incident")
 
 
+RESTART_PAGE = page(
+    "Restart",
+    "<section><h1>Restart the service</h1><p>The GitHub App's credentials are set; the "
+    "service reads them when it starts.</p></section>",
+)
+
+
 def make_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/", include_in_schema=False)
-    async def index(request: Request, sort: str = "open") -> HTMLResponse:
+    @router.get("/", include_in_schema=False, response_model=None)
+    async def index(request: Request, sort: str = "open") -> Response:
         services = request.app.state.services
         if services.github is None:
-            return setup_page(services.settings, request)
+            if credentials_present(services.settings):
+                # Registered since the start: no set-up any more, and nothing to show yet.
+                return HTMLResponse(RESTART_PAGE, status_code=404)
+            return setup_entry(request)
         incidents, viewer = await visible_incidents(request)
         sort = sort if sort in SORTS else "open"
         return HTMLResponse(list_page(services.settings, incidents, viewer, sort))

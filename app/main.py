@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.middleware.sessions import SessionMiddleware
 
 from app import auth, dashboard, metrics, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
+from app.logs import install_redaction
 from app.services import build_services
 from app.settings import Settings, get_settings
 from app.webhooks import WebhookFastPath, make_router
@@ -26,6 +26,7 @@ def create_app(
     start_worker: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
+    install_redaction()  # whatever logging the host set up: no one-time code in a log line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +34,7 @@ def create_app(
             settings, github_transport=github_transport, start_worker=start_worker
         )
         app.state.services = services
+        setup.announce(app.state, settings)
         # Everything loaded so far lives as long as the process: keep the garbage collector
         # from walking it again and again (its full passes were the receiver's p99).
         gc.freeze()
@@ -55,7 +57,7 @@ def create_app(
     app.include_router(auth.make_router())
     app.include_router(dashboard.make_router())
     app.add_middleware(
-        SessionMiddleware,
+        auth.SessionCookies,
         secret_key=session_secret(settings),
         session_cookie="incident_flow_session",
         same_site="lax",

@@ -21,13 +21,20 @@ button,.button{background:#1f883d;color:#fff;border:0;border-radius:6px;padding:
 font-size:15px;cursor:pointer;text-decoration:none;display:inline-block}
 input[type=text]{padding:6px;border:1px solid #d0d7de;border-radius:6px}
 pre{background:#f6f8fa;padding:8px;overflow:auto}
+form.signout{display:inline;margin:0}header form.signout button{background:none;padding:0;
+color:#fff;font-size:inherit;text-decoration:underline}
 """
+# A POST (cross-site POSTs carry no SameSite=lax cookie), so no link can sign a viewer out.
+SIGN_OUT_FORM = (
+    '<form class=signout method=post action="/auth/logout"><button type=submit>sign out</button>'
+    "</form>"
+)
 
 
 def page(title: str, body: str, *, viewer: str | None = None, sign_in: bool = False) -> str:
     """A whole HTML page; `body` is already-escaped HTML."""
     if viewer:
-        who = f'signed in as <b>{escape(viewer)}</b> · <a href="/auth/logout">sign out</a>'
+        who = f"signed in as <b>{escape(viewer)}</b> · {SIGN_OUT_FORM}"
     elif sign_in:
         who = '<a href="/auth/login">Sign in with GitHub</a> to see private repositories'
     else:
@@ -41,4 +48,4 @@ def page(title: str, body: str, *, viewer: str | None = None, sign_in: bool = Fa
     )
 
 
-__all__ = ["escape", "page"]
+__all__ = ["SIGN_OUT_FORM", "escape", "page"]

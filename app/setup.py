@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import re
 import secrets
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from dotenv import dotenv_values
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.pages import escape, page
 from app.settings import Settings
@@ -26,7 +31,96 @@ EVENTS = ["issues", "issue_comment", "sub_issues", "push"]  # push: .github/inci
 ENV_KEYS = ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
 CALLBACK_PATH = "/setup/callback"
 OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+SETUP_PATH = "/setup"
 PENDING_SECONDS = 3600.0
+STATE_SECONDS = 3600.0  # a manifest `state` is good for one registration within the hour
+MAX_STATES = 64  # outstanding states kept at most: page loads cannot grow memory
+clock = time.monotonic  # seam for tests
+
+
+@dataclass
+class SetupGate:
+    """This process's set-up secrets: the console token, outstanding states, conversions
+    waiting for an overwrite to be confirmed. In memory only: a restart voids them all."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    states: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+    def grant(self) -> str:
+        """What the session keeps once the token was shown: not the token itself (the
+        cookie is signed, not secret), and worthless to the next process."""
+        return hmac.new(self.token.encode(), b"setup-grant", hashlib.sha256).hexdigest()
+
+    def new_state(self) -> str:
+        now = clock()
+        for state, expiry in list(self.states.items()):
+            if expiry < now:
+                del self.states[state]
+        while len(self.states) >= MAX_STATES:
+            del self.states[next(iter(self.states))]  # the oldest
+        state = secrets.token_urlsafe(16)
+        self.states[state] = now + STATE_SECONDS
+        return state
+
+    def use_state(self, state: str) -> bool:
+        """A state works once, before it expires; using it consumes it whatever follows."""
+        expiry = self.states.pop(state, None)
+        return expiry is not None and expiry >= clock()
+
+
+def gate_of(request: Request) -> SetupGate:
+    state = request.app.state
+    if not hasattr(state, "setup_gate"):
+        state.setup_gate = SetupGate()  # never announced: nobody holds its token
+    gate: SetupGate = state.setup_gate
+    return gate
+
+
+def _has_credentials(values: Any) -> bool:
+    found = {str(k).upper(): v for k, v in values.items()}
+    return bool(found.get("APP_ID") and (found.get("PRIVATE_KEY") or found.get("PRIVATE_KEY_PATH")))
+
+
+def credentials_present(settings: Settings) -> bool:
+    """The App's credentials exist: loaded at start, or since put in the environment or
+    written to the env file (by this set-up, or by hand). Checked on every set-up request."""
+    if settings.configured or _has_credentials(os.environ):
+        return True
+    try:
+        return settings.setup_env_file.is_file() and _has_credentials(
+            dotenv_values(settings.setup_env_file)
+        )
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def announce(app_state: Any, settings: Settings) -> None:
+    """At start, unconfigured: print the set-up link with this process's token on the
+    console (not in the logs), as Jupyter does; only who sees the console can set up."""
+    gate = SetupGate()
+    app_state.setup_gate = gate
+    if credentials_present(settings):
+        return
+    base = (settings.public_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
+    print(
+        f"\nNo GitHub App is configured. To register one, open\n"
+        f"    {base}{SETUP_PATH}?token={gate.token}\n"
+        "(the token changes at every start)\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _open_only(request: Request) -> None:
+    """Every set-up route: gone (404) as soon as the App's credentials exist."""
+    if credentials_present(request.app.state.services.settings):
+        raise HTTPException(404)
+
+
+def _granted(request: Request) -> bool:
+    held = request.session.get("setup_grant")
+    return isinstance(held, str) and secrets.compare_digest(held, gate_of(request).grant())
 
 
 def build_manifest(settings: Settings, base_url: str, name: str = APP_NAME) -> dict[str, Any]:
@@ -108,7 +202,10 @@ async def convert(settings: Settings, code: str, transport: Any = None) -> dict[
 
 
 def _register_form(settings: Settings, request: Request, name: str, org: str | None) -> str:
-    state = request.session.setdefault("setup_state", secrets.token_urlsafe(16))
+    gate = gate_of(request)
+    state = request.session.get("setup_state")
+    if not isinstance(state, str) or gate.states.get(state, 0.0) < clock():
+        state = request.session["setup_state"] = gate.new_state()
     manifest = build_manifest(settings, str(request.base_url), name)
     owner = f"the organisation <b>{escape(org)}</b>" if org else "your personal account"
     return (
@@ -141,7 +238,7 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         "<section><h2>Another name, or an organisation</h2>"
         "<p class=muted>App names are unique on GitHub. Leave the organisation empty to "
         "register the App on your personal account.</p>"
-        '<form method=get action="/">'
+        f'<form method=get action="{SETUP_PATH}">'
         f'<label>App name <input type=text name=name value="{escape(name)}"></label> '
         f'<label>Organisation <input type=text name=org value="{escape(org or "")}"></label> '
         "<button type=submit>Prepare</button></form></section>"
@@ -149,6 +246,36 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         "the same manifest for registering the App by hand.</p></section>"
     )
     return HTMLResponse(page("Set up", body))
+
+
+def _token_page() -> HTMLResponse:
+    body = (
+        "<section class=warn><h1>Set up Incident Flow</h1>"
+        "<p>No GitHub App is configured yet. Setting one up needs the link with a one-time "
+        "token that the service printed on its console when it started "
+        f"(<code>…{SETUP_PATH}?token=…</code>; with <code>make run</code>, in the terminal; "
+        "in a container, in its output). Open that link. Restarting the service prints a "
+        "new one.</p></section>"
+    )
+    return HTMLResponse(page("Set up", body), status_code=403)
+
+
+def setup_entry(request: Request) -> Response:
+    """The set-up page: 404 once configured; the console token first; then the form."""
+    settings: Settings = request.app.state.services.settings
+    if credentials_present(settings):
+        raise HTTPException(404)
+    token = request.query_params.get("token")
+    if token is not None:
+        gate = gate_of(request)
+        if not secrets.compare_digest(token, gate.token):
+            return _token_page()
+        request.session["setup_grant"] = gate.grant()
+        # Out of the address bar, history and Referer at once.
+        return RedirectResponse(request.url.path, 303)
+    if not _granted(request):
+        return _token_page()
+    return setup_page(settings, request)
 
 
 def _done_page(app: dict[str, Any], path: Path) -> str:
@@ -174,41 +301,37 @@ def _values_page(values: dict[str, str], reason: str) -> str:
 
 
 def make_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(_open_only)])
 
-    @router.get(CALLBACK_PATH)
-    async def callback(request: Request, code: str = "", state: str = "") -> HTMLResponse:
+    @router.get(SETUP_PATH, response_model=None)
+    async def setup(request: Request) -> Response:
+        return setup_entry(request)
+
+    @router.get(CALLBACK_PATH, response_model=None)
+    async def callback(request: Request, code: str = "", state: str = "") -> Response:
         services = request.app.state.services
         settings: Settings = services.settings
-        expected = request.session.get("setup_state")
-        if not code or not expected or not secrets.compare_digest(state, expected):
-            return HTMLResponse(
-                page(
-                    "Set up",
-                    "<section class=warn>This link did not come from our set-up "
-                    'page. <a href="/">Start again</a>.</section>',
-                ),
-                status_code=400,
+        if not _granted(request):
+            return _token_page()
+        expected = request.session.pop("setup_state", None)
+        fresh = bool(state) and gate_of(request).use_state(state)
+        if not code or not isinstance(expected, str) or not fresh:
+            return _start_again(
+                "This link did not come from our set-up page, was used already or has expired."
             )
+        if not secrets.compare_digest(state, expected):
+            return _start_again("This link did not come from our set-up page.")
         try:
             app = await convert(settings, code, services.github_transport)
         except (ValueError, httpx.HTTPError) as exc:
-            return HTMLResponse(
-                page(
-                    "Set up",
-                    f"<section class=warn>GitHub did not hand over the App: "
-                    f'{escape(str(exc))}. <a href="/">Start again</a>.</section>',
-                ),
-                status_code=502,
-            )
-        request.session.pop("setup_state", None)
+            return _start_again(f"GitHub did not hand over the App: {exc}.", 502)
         values = env_values(app)
         path = settings.setup_env_file
         present = existing_keys(path)
         if present:
             # Never overwrite without asking: keep the App here until the user decides.
             token = secrets.token_urlsafe(16)
-            _pending(request)[token] = (time.monotonic() + PENDING_SECONDS, app)
+            gate_of(request).pending[token] = (clock() + PENDING_SECONDS, app)
             request.session["setup_token"] = token
             return HTMLResponse(
                 page(
@@ -225,21 +348,19 @@ def make_router() -> APIRouter:
             )
         return _write(app, values, path)
 
-    @router.post("/setup/confirm")
-    async def confirm(request: Request, token: str = Form("")) -> HTMLResponse:
-        pending = _pending(request)
+    @router.post("/setup/confirm", response_model=None)
+    async def confirm(request: Request, token: str = Form("")) -> Response:
+        if not _granted(request):
+            return _token_page()
+        pending = gate_of(request).pending
         owner = request.session.get("setup_token")
-        entry = pending.get(token) if owner and secrets.compare_digest(token, owner) else None
-        if entry is None or entry[0] < time.monotonic():
-            return HTMLResponse(
-                page(
-                    "Set up",
-                    "<section class=warn>This confirmation has expired. "
-                    '<a href="/">Start again</a>.</section>',
-                ),
-                status_code=400,
-            )
-        del pending[token]
+        entry = (
+            pending.pop(token, None)
+            if isinstance(owner, str) and secrets.compare_digest(token, owner)
+            else None
+        )
+        if entry is None or entry[0] < clock():
+            return _start_again("This confirmation has expired.")
         request.session.pop("setup_token", None)
         settings: Settings = request.app.state.services.settings
         return _write(entry[1], env_values(entry[1]), settings.setup_env_file)
@@ -247,13 +368,9 @@ def make_router() -> APIRouter:
     return router
 
 
-def _pending(request: Request) -> dict[str, tuple[float, dict[str, Any]]]:
-    """Conversions waiting for the user to confirm an overwrite (codes work only once)."""
-    state = request.app.state
-    if not hasattr(state, "pending_setup"):
-        state.pending_setup = {}
-    pending: dict[str, tuple[float, dict[str, Any]]] = state.pending_setup
-    return pending
+def _start_again(reason: str, status: int = 400) -> HTMLResponse:
+    body = f'<section class=warn>{escape(reason)} <a href="{SETUP_PATH}">Start again</a>.</section>'
+    return HTMLResponse(page("Set up", body), status_code=status)
 
 
 def _write(app: dict[str, Any], values: dict[str, str], path: Path) -> HTMLResponse:

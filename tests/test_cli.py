@@ -201,3 +201,17 @@ def test_replay_dry_run_with_a_local_config(
     assert "severity 1" in out and "status:stabilization-pending" in out
     assert f"label names from {config}" in out
     assert fake.calls == []
+
+
+def test_serve_listens_on_the_loopback_unless_told(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda target, **options: calls.append(options))
+    monkeypatch.delenv("PORT", raising=False)  # restored: serve --port sets it for the app
+    assert run("serve")[0] == 0
+    assert run("serve", "--host", "0.0.0.0", "--port", "4000")[0] == 0
+    assert [(c["host"], c["port"]) for c in calls] == [
+        ("127.0.0.1", configured.port),
+        ("0.0.0.0", 4000),
+    ]

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from tests.conftest import Harness
@@ -98,7 +99,7 @@ async def test_reader_of_the_private_repo_sees_it_after_sign_in(board: Harness) 
     assert data["viewer"] == "carol"
     assert {i["repo"] for i in data["incidents"]} == {PUBLIC, PRIVATE}
     assert (await board.client.get(f"/incidents/{PRIVATE}/1")).status_code == 200
-    await board.client.get("/auth/logout")
+    await board.client.post("/auth/logout")
     assert SECRET_TITLE not in (await board.client.get("/")).text
 
 
@@ -156,3 +157,63 @@ async def test_session_cookie_never_holds_the_viewer_token_in_clear(board: Harne
     data = json.loads(base64.b64decode(cookie.split(".")[0] + "=="))
     assert data["viewer"]["login"] == "carol"
     assert token not in json.dumps(data)
+
+
+async def test_sign_out_is_a_post_not_a_link(board: Harness) -> None:
+    await sign_in(board, "carol")
+    page = (await board.client.get("/")).text
+    assert '<form class=signout method=post action="/auth/logout">' in page
+    assert 'href="/auth/logout"' not in page
+    # A GET (a link, an <img> on another site) shows the form and signs nobody out.
+    shown = await board.client.get("/auth/logout")
+    assert shown.status_code == 200 and "method=post" in shown.text
+    assert "set-cookie" not in shown.headers
+    assert SECRET_TITLE in (await board.client.get("/")).text
+    done = await board.client.post("/auth/logout")
+    assert (done.status_code, done.headers["location"]) == (303, "/")
+    assert SECRET_TITLE not in (await board.client.get("/")).text
+    assert "Sign in with GitHub" in (await board.client.get("/")).text
+
+
+def session_cookie(response: httpx.Response) -> str:
+    (cookie,) = [c for c in response.headers.get_list("set-cookie") if "incident_flow_session" in c]
+    return cookie.lower()
+
+
+async def test_session_cookie_is_secure_over_https(board: Harness) -> None:
+    plain = await board.client.get("http://app/auth/login")
+    assert "secure" not in session_cookie(plain).split("; ")
+    https = await board.client.get("https://app/auth/login")
+    assert "secure" in session_cookie(https).split("; ")
+    assert "httponly" in session_cookie(https).split("; ")
+
+
+async def test_session_cookie_is_secure_behind_a_tls_proxy(settings_for) -> None:  # type: ignore[no-untyped-def]
+    """The platform's proxy terminates TLS; uvicorn trusts its X-Forwarded-Proto."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from app.main import create_app
+    from tests.fake_github import FakeGitHub
+
+    app = create_app(
+        settings_for(**CLIENT),
+        github_transport=httpx.ASGITransport(app=FakeGitHub()),
+        start_worker=False,
+    )
+    proxied = ProxyHeadersMiddleware(app, trusted_hosts="*")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=proxied), base_url="http://app"
+        ) as client,
+    ):
+        forwarded = await client.get("/auth/login", headers={"X-Forwarded-Proto": "https"})
+        direct = await client.get("/auth/login")
+    assert "secure" in session_cookie(forwarded).split("; ")
+    assert "secure" not in session_cookie(direct).split("; ")
+
+
+async def test_https_public_url_makes_the_cookie_secure_everywhere(harness_for) -> None:  # type: ignore[no-untyped-def]
+    harness = await harness_for(public_url="https://incidents.example.org", **CLIENT)
+    answer = await harness.client.get("http://app/auth/login")
+    assert "secure" in session_cookie(answer).split("; ")

@@ -2,6 +2,7 @@
 
 import html
 import json
+import logging
 import os
 import re
 import socket
@@ -14,16 +15,45 @@ import httpx
 import pytest
 import yaml
 
+from app import setup
 from app.settings import Settings
 from app.setup import build_manifest, write_env
 from tests.conftest import Harness
 
 UNCONFIGURED = {"app_id": None, "private_key": None, "webhook_secret": None}
+LINK = re.compile(r"(https?://\S+)/setup\?token=([\w-]+)")
+
+
+def console_token(capsys: pytest.CaptureFixture[str]) -> str:
+    """The token the service printed on its console at start (the last one printed)."""
+    found = LINK.findall(capsys.readouterr().err)
+    assert found, "no set-up link on the console"
+    return str(found[-1][1])
+
+
+async def unconfigured(harness_for, capsys, **overrides) -> tuple[Harness, str]:  # type: ignore[no-untyped-def]
+    harness = await harness_for(**{**UNCONFIGURED, **overrides})
+    if str(overrides.get("public_url", "")).startswith("https://"):
+        harness.client.base_url = httpx.URL("https://app")  # the cookie is Secure
+    return harness, console_token(capsys)
+
+
+async def with_token(harness_for, capsys, **overrides) -> Harness:  # type: ignore[no-untyped-def]
+    """An unconfigured service whose client opened the console's set-up link."""
+    harness, token = await unconfigured(harness_for, capsys, **overrides)
+    opened = await harness.client.get("/setup", params={"token": token})
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/setup"  # the token leaves the address bar
+    return harness
 
 
 @pytest.fixture
-async def first_run(harness_for, tmp_path: Path) -> Harness:  # type: ignore[no-untyped-def]
-    return await harness_for(setup_env_file=tmp_path / ".env", **UNCONFIGURED)
+async def first_run(harness_for, tmp_path: Path, capsys) -> Harness:  # type: ignore[no-untyped-def]
+    return await with_token(harness_for, capsys, setup_env_file=tmp_path / ".env")
+
+
+def state_of(page: str) -> str:
+    return form_of(page)[0].split("state=")[1]
 
 
 def form_of(page: str) -> tuple[str, dict[str, object]]:
@@ -69,12 +99,13 @@ async def test_setup_page_posts_the_manifest_to_github(first_run: Harness) -> No
     assert {"issues", "issue_comment", "sub_issues"} <= set(manifest["default_events"])  # type: ignore[arg-type]
 
 
-async def test_organisation_form_and_public_url(harness_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    harness = await harness_for(
+async def test_organisation_form_and_public_url(harness_for, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    harness = await with_token(
+        harness_for,
+        capsys,
         setup_env_file=tmp_path / ".env",
         public_url="https://incidents.example.org",
         github_api_url="https://ghe.example.org/api/v3",
-        **UNCONFIGURED,
     )
     page = (await harness.client.get("/", params={"org": "octo-org", "name": "Ops"})).text
     action, manifest = form_of(page)
@@ -106,12 +137,13 @@ async def test_callback_writes_env_and_settings_read_it(first_run: Harness) -> N
 
 async def test_existing_values_are_kept_unless_confirmed(first_run: Harness) -> None:
     env_file = first_run.services.settings.setup_env_file
-    env_file.write_text('LOG_LEVEL=DEBUG\nAPP_ID=7\nPRIVATE_KEY="-----BEGIN\nold\n-----END"\n')
+    # Some of our keys, but no App yet (credentials would close the set-up).
+    env_file.write_text('LOG_LEVEL=DEBUG\nAPP_ID=7\nWEBHOOK_SECRET="old-secret-value"\n')
     before = env_file.read_text()
     state = form_of((await first_run.client.get("/")).text)[0].split("state=")[1]
     code = first_run.fake.manifest_code(app_id=99)
     answer = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
-    assert "already sets APP_ID, PRIVATE_KEY" in answer.text
+    assert "already sets APP_ID, WEBHOOK_SECRET" in answer.text
     assert env_file.read_text() == before
     token = re.search(r'name=token value="([^"]+)"', answer.text)
     assert token
@@ -120,9 +152,24 @@ async def test_existing_values_are_kept_unless_confirmed(first_run: Harness) -> 
     written = Settings(_env_file=env_file)  # type: ignore[call-arg]
     assert written.app_id == 99
     assert written.log_level == "DEBUG"
-    assert "old" not in env_file.read_text()
+    assert "old-secret-value" not in env_file.read_text()
     again = await first_run.client.post("/setup/confirm", data={"token": token.group(1)})
-    assert again.status_code == 400
+    assert again.status_code == 404  # credentials written: the set-up is closed
+
+
+async def test_a_confirmation_expires(first_run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = first_run.services.settings.setup_env_file
+    env_file.write_text("WEBHOOK_SECRET=old-secret-value\n")
+    state = state_of((await first_run.client.get("/")).text)
+    code = first_run.fake.manifest_code(app_id=99)
+    answer = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    token = re.search(r'name=token value="([^"]+)"', answer.text)
+    assert token
+    later = time.monotonic() + setup.PENDING_SECONDS + 1
+    monkeypatch.setattr(setup, "clock", lambda: later)
+    late = await first_run.client.post("/setup/confirm", data={"token": token.group(1)})
+    assert late.status_code == 400
+    assert env_file.read_text() == "WEBHOOK_SECRET=old-secret-value\n"
 
 
 async def test_callback_without_our_state_is_refused(first_run: Harness) -> None:
@@ -156,21 +203,24 @@ def free_port() -> int:
 
 
 def test_make_run_serves_the_setup_page_without_credentials(tmp_path: Path) -> None:
-    """`python -m app serve` (what `make run` runs) starts with no App and shows set-up."""
+    """`python -m app serve` (what `make run` runs) starts with no App, prints the set-up
+    link with its token on the console, and its logs never show the token."""
     port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"}
+        if k not in {"APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET", "PORT"}
     }
     env.update(DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite", PYTHONPATH=os.getcwd())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    console = tmp_path / "console.txt"
+    with console.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -182,20 +232,201 @@ def test_make_run_serves_the_setup_page_without_credentials(tmp_path: Path) -> N
                 assert time.monotonic() < deadline, "the service did not start"
                 time.sleep(0.2)
         assert health.json()["worker"] == "not configured"
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert "Set up Incident Flow" in page.text
+        found = LINK.search(console.read_text())
+        assert found, console.read_text()
+        assert found.group(1) == f"http://127.0.0.1:{port}"  # the port it listens on
+        token = found.group(2)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as browser:
+            assert "Set up Incident Flow" in browser.get("/").text
+            assert "name=manifest" not in browser.get("/").text  # not without the token
+            opened = browser.get("/setup", params={"token": token}, follow_redirects=True)
+            assert "name=manifest" in opened.text
+            browser.get("/setup/callback", params={"code": "one-time-code", "state": "s"})
     finally:
         process.terminate()
         process.wait(timeout=10)
+    lines = console.read_text().splitlines()
+    logged = [json.loads(line)["message"] for line in lines if line.startswith("{")]
+    assert any('"GET /setup?token=[redacted] HTTP/1.1" 303' in line for line in logged), logged
+    assert not [line for line in logged if token in line or "one-time-code" in line]
+    assert len([line for line in lines if token in line]) == 1  # the console's link
 
 
-async def test_unwritable_env_file_shows_the_values_instead(harness_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_unwritable_env_file_shows_the_values_instead(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     blocker = tmp_path / "read-only"
     blocker.write_text("a file where a directory would be")
-    harness = await harness_for(setup_env_file=blocker / ".env", **UNCONFIGURED)
+    harness = await with_token(harness_for, capsys, setup_env_file=blocker / ".env")
     state = form_of((await harness.client.get("/")).text)[0].split("state=")[1]
     code = harness.fake.manifest_code(app_id=77)
     answer = await harness.client.get("/setup/callback", params={"code": code, "state": state})
     assert answer.status_code == 200
     assert "Set these values yourself" in answer.text
     assert "APP_ID=&quot;77&quot;" in answer.text
+
+
+async def test_setup_needs_the_token_printed_on_the_console(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    harness, token = await unconfigured(harness_for, capsys, setup_env_file=tmp_path / ".env")
+    code = harness.fake.manifest_code()
+    for path, params in [
+        ("/", {}),
+        ("/setup", {}),
+        ("/setup", {"token": "guessed"}),
+        ("/setup/callback", {"code": code, "state": "x"}),
+    ]:
+        answer = await harness.client.get(path, params=params)
+        assert answer.status_code == 403, path
+        assert "printed on its console" in answer.text
+        assert "name=manifest" not in answer.text
+    refused = await harness.client.post("/setup/confirm", data={"token": "x"})
+    assert refused.status_code == 403
+    assert code in harness.fake.manifests  # never exchanged
+    await harness.client.get("/setup", params={"token": token})
+    assert "name=manifest" in (await harness.client.get("/setup")).text
+    assert "name=manifest" in (await harness.client.get("/")).text
+
+
+async def test_a_set_up_cookie_from_an_earlier_start_is_worthless(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shared = {"setup_env_file": tmp_path / ".env", "session_secret": "kept-across-restarts"}
+    before = await with_token(harness_for, capsys, **shared)
+    state = state_of((await before.client.get("/setup")).text)
+    after, _ = await unconfigured(harness_for, capsys, **shared)
+    after.client.cookies.update(before.client.cookies)
+    code = after.fake.manifest_code()
+    page = await after.client.get("/setup")
+    assert page.status_code == 403 and "name=manifest" not in page.text
+    answer = await after.client.get("/setup/callback", params={"code": code, "state": state})
+    assert answer.status_code == 403
+    assert code in after.fake.manifests
+
+
+async def test_setup_answers_404_once_the_app_is_registered(first_run: Harness) -> None:
+    state = state_of((await first_run.client.get("/")).text)
+    code = first_run.fake.manifest_code(app_id=4242)
+    done = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    assert "Restart the service" in done.text
+    # The same process, not restarted: the next request finds the written credentials.
+    second = first_run.fake.manifest_code(app_id=666)
+    for path, params in [
+        ("/setup", {}),
+        ("/setup/callback", {"code": second, "state": state}),
+        ("/", {}),
+    ]:
+        answer = await first_run.client.get(path, params=params)
+        assert answer.status_code == 404, path
+        assert "name=manifest" not in answer.text
+    confirm = await first_run.client.post("/setup/confirm", data={"token": "x"})
+    assert confirm.status_code == 404
+    assert second in first_run.fake.manifests
+    assert Settings(_env_file=first_run.services.settings.setup_env_file).app_id == 4242  # type: ignore[call-arg]
+
+
+async def test_setup_answers_404_once_the_environment_has_credentials(
+    first_run: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await first_run.client.get("/setup")).status_code == 200
+    monkeypatch.setenv("APP_ID", "5")
+    monkeypatch.setenv("PRIVATE_KEY_PATH", "/run/secrets/key.pem")
+    assert (await first_run.client.get("/setup")).status_code == 404
+    assert (await first_run.client.get("/")).status_code == 404
+
+
+async def test_a_configured_service_has_no_setup(harness: Harness) -> None:
+    """An old set-up cookie (SESSION_SECRET kept) finds nothing to use it on."""
+    code = harness.fake.manifest_code()
+    answer = await harness.client.get("/setup/callback", params={"code": code, "state": "s"})
+    assert answer.status_code == 404
+    assert (await harness.client.get("/setup")).status_code == 404
+    assert (await harness.client.post("/setup/confirm", data={"token": "t"})).status_code == 404
+    assert code in harness.fake.manifests
+
+
+async def test_a_state_works_once(first_run: Harness) -> None:
+    state = state_of((await first_run.client.get("/")).text)
+    failed = await first_run.client.get("/setup/callback", params={"code": "gone", "state": state})
+    assert failed.status_code == 502
+    code = first_run.fake.manifest_code()
+    again = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    assert again.status_code == 400
+    assert code in first_run.fake.manifests  # never exchanged
+    assert not first_run.services.settings.setup_env_file.exists()
+    fresh = state_of((await first_run.client.get("/")).text)
+    assert fresh != state
+
+
+async def test_a_state_expires(first_run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = state_of((await first_run.client.get("/")).text)
+    later = time.monotonic() + setup.STATE_SECONDS + 1
+    monkeypatch.setattr(setup, "clock", lambda: later)
+    code = first_run.fake.manifest_code()
+    answer = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    assert answer.status_code == 400
+    assert code in first_run.fake.manifests
+    assert not first_run.services.settings.setup_env_file.exists()
+
+
+async def test_page_loads_keep_a_bounded_number_of_states(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    harness, token = await unconfigured(harness_for, capsys, setup_env_file=tmp_path / ".env")
+    for _ in range(setup.MAX_STATES + 10):
+        harness.client.cookies.clear()  # a fresh visitor each time
+        await harness.client.get("/setup", params={"token": token})
+        await harness.client.get("/setup")
+    app = harness.client._transport.app  # type: ignore[attr-defined]
+    assert len(app.state.setup_gate.states) == setup.MAX_STATES
+
+
+async def test_the_manifest_code_never_reaches_a_log_line(
+    first_run: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    state = state_of((await first_run.client.get("/")).text)
+    code = first_run.fake.manifest_code()
+    await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    assert "/app-manifests/[redacted]/conversions" in caplog.text  # httpx's request line
+    assert code not in caplog.text
+    assert state not in caplog.text
+
+
+def test_access_log_lines_hide_one_time_codes(
+    settings_for,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """uvicorn's access log prints the query string: GitHub's codes and our states must
+    not be in it, whichever formatter a deployment uses (uvicorn's unpacks the arguments)."""
+    from uvicorn.logging import AccessFormatter
+
+    from app.main import create_app
+    from tests.fake_github import FakeGitHub
+    from tests.test_browser import served
+
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    settings = settings_for(github_client_id="Iv1.test", github_client_secret="s3cret")
+    fake = FakeGitHub()
+    app = create_app(settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False)
+    secrets = ["abc-setup-code", "st4te-one", "abc-oauth-code", "st4te-two", "t0ken"]
+    with served(app) as url:
+        httpx.get(f"{url}/setup/callback?code={secrets[0]}&state={secrets[1]}", timeout=5)
+        httpx.get(f"{url}/auth/callback?state={secrets[3]}&code={secrets[2]}", timeout=5)
+        httpx.get(f"{url}/setup?token={secrets[4]}", timeout=5)
+    access = [r for r in caplog.records if r.name == "uvicorn.access"]
+    lines = [AccessFormatter("%(request_line)s %(status_code)s").format(r) for r in access]
+    lines += [r.getMessage() for r in access]
+    assert len(access) == 3, lines
+    assert "GET /setup/callback?code=[redacted]&state=[redacted] HTTP/1.1 404 Not Found" in lines
+    assert "GET /auth/callback?state=[redacted]&code=[redacted] HTTP/1.1 400 Bad Request" in lines
+    assert not [line for line in lines for secret in secrets if secret in line]
