@@ -208,7 +208,9 @@ def test_serve_listens_on_the_loopback_unless_told(
 ) -> None:
     calls: list[dict[str, object]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda target, **options: calls.append(options))
-    monkeypatch.delenv("PORT", raising=False)  # restored: serve --port sets it for the app
+    # serve --port sets PORT for the app it imports: record it so the fixture restores it.
+    monkeypatch.setenv("PORT", "3000")
+    monkeypatch.delenv("PORT")
     assert run("serve")[0] == 0
     assert run("serve", "--host", "0.0.0.0", "--port", "4000")[0] == 0
     assert [(c["host"], c["port"]) for c in calls] == [

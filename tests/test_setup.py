@@ -394,6 +394,7 @@ async def test_the_manifest_code_never_reaches_a_log_line(
     first_run: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet in service; heard here on purpose
     state = state_of((await first_run.client.get("/")).text)
     code = first_run.fake.manifest_code()
     await first_run.client.get("/setup/callback", params={"code": code, "state": state})
