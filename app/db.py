@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.libpq import for_asyncpg, warn_dropped
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL needs one rule."""
@@ -177,6 +179,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    if url.startswith("postgresql+asyncpg"):
+        connect = for_asyncpg(url)
+        warn_dropped(connect)
+        url = connect.url
+        kwargs["connect_args"] = {**connect.connect_args, **kwargs.get("connect_args", {})}
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
