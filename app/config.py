@@ -27,6 +27,7 @@ DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _DURATION = re.compile(r"^\s*(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
 
 
 def parse_duration(value: object) -> timedelta:
@@ -149,6 +150,32 @@ class Labels(Strict):
     resolved: str = DEFAULT_LABELS.statuses[Status.RESOLVED]
     reviewed: str = DEFAULT_LABELS.statuses[Status.REVIEWED]
 
+    @field_validator("*")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # GitHub refuses such labels, so the app could never apply them.
+        if not value.strip():
+            raise ValueError("a label name cannot be empty")
+        if len(value) > MAX_LABEL_LENGTH:
+            raise ValueError(
+                f"{len(value)} characters: GitHub label names have at most {MAX_LABEL_LENGTH}"
+            )
+        return value
+
+    def collisions(self) -> list[tuple[str, str]]:
+        """(key, earlier key) for labels whose names differ only in case: GitHub treats them
+        as one label, so `resolved: incident` would record every new incident as Resolved."""
+        seen: dict[str, str] = {}
+        found = []
+        for name, info in type(self).model_fields.items():
+            key = info.alias or name
+            folded = getattr(self, name).strip().casefold()
+            if folded in seen:
+                found.append((key, seen[folded]))
+            else:
+                seen[folded] = key
+        return found
+
     def scheme(self) -> LabelScheme:
         return LabelScheme(
             incident=self.incident,
@@ -234,6 +261,9 @@ class LoadedConfig:
     found: bool = False
     version: str | None = None  # the file's blob sha or ETag: one error report per version
     errors: tuple[ConfigError, ...] = ()
+    # When this version is invalid: the earlier valid version whose config stays in force
+    # (None: the defaults are).
+    kept_version: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -243,7 +273,10 @@ class LoadedConfig:
 def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[ConfigError, ...]]:
     """The config in `text`, or the defaults and every error with its line and key."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except DuplicateKey as exc:
+        reason = f"written twice in one mapping (first on line {exc.first_line})"
+        return DEFAULT_CONFIG, (ConfigError(file, exc.line, exc.key, reason),)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -254,7 +287,7 @@ def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[
     if not isinstance(data, dict):
         return DEFAULT_CONFIG, (ConfigError(file, 1, "", "the file must be a mapping of keys"),)
     try:
-        return RepoConfig.model_validate(data), ()
+        config = RepoConfig.model_validate(data)
     except ValidationError as exc:
         root = yaml.compose(text)
         errors = tuple(
@@ -262,6 +295,55 @@ def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[
             for err in exc.errors()
         )
         return DEFAULT_CONFIG, errors
+    collisions = config.labels.collisions()
+    if not collisions:
+        return config, ()
+    root = yaml.compose(text)
+    written = _keys_under(root, "labels")
+    clashes = []
+    for key, other in collisions:
+        if key not in written and other in written:
+            key, other = other, key  # point at the line that renamed a label
+        clashes.append(
+            ConfigError(
+                file,
+                _line_of(root, ("labels", key)),
+                f"labels.{key}",
+                f"the same label as `labels.{other}` (GitHub label names ignore case)",
+            )
+        )
+    return DEFAULT_CONFIG, tuple(clashes)
+
+
+def _keys_under(root: yaml.Node | None, key: str) -> set[str]:
+    if not isinstance(root, yaml.MappingNode):
+        return set()
+    node = next((v for k, v in root.value if getattr(k, "value", None) == key), None)
+    if not isinstance(node, yaml.MappingNode):
+        return set()
+    return {str(k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key written twice in one mapping is an error: PyYAML
+    keeps the last silently, so a second `labels:` would drop the first one's renames."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise DuplicateKey(key_node.value[:60], line, first[key_node.value])
+            first[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
@@ -304,11 +386,19 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def in_force(loaded: LoadedConfig) -> str:
+    """What the service uses while the file is invalid, in a few words."""
+    if loaded.kept_version is None:
+        return "the defaults"
+    return f"the last valid version ({loaded.kept_version[:7] or 'unnumbered'})"
+
+
 def format_errors(loaded: LoadedConfig) -> str:
     lines = "\n".join(f"- {error}" for error in loaded.errors)
     return (
-        f"The incident config `{CONFIG_PATH}` is invalid, so I am using the defaults until it "
-        f"is fixed:\n\n{lines}\n\nThe README documents every key."
+        f"The incident config `{CONFIG_PATH}` is invalid, so I keep using {in_force(loaded)} "
+        f"until it is fixed:\n\n{lines}\n\nThe README documents every key; "
+        "`incident-flow check-config FILE` checks a file before it is pushed."
     )
 
 
@@ -317,6 +407,7 @@ class _Cached:
     loaded: LoadedConfig
     etag: str | None
     checked: float  # monotonic time of the last look at GitHub
+    repo: str = ""  # as GitHub spells it
 
 
 @dataclass
@@ -359,15 +450,21 @@ class ConfigCache:
             etag = response.headers.get("etag")
             loaded = _load(response.json(), etag)
             if loaded.errors:
+                loaded = keep_last_good(loaded, entry.loaded if entry is not None else None)
                 log.warning(
-                    "invalid %s in %s: %s",
+                    "invalid %s in %s, using %s: %s",
                     CONFIG_PATH,
                     repo,
+                    in_force(loaded),
                     "; ".join(map(str, loaded.errors)),
                     extra={"repo": repo},
                 )
-        self._entries[key] = _Cached(loaded, etag, now)
+        self._entries[key] = _Cached(loaded, etag, now, repo)
         return loaded
+
+    def invalid(self) -> dict[str, LoadedConfig]:
+        """Repos whose current config file is invalid, by name: what the dashboard notes."""
+        return {e.repo: e.loaded for e in self._entries.values() if not e.loaded.valid}
 
     async def scheme_for(self, client: Client, repo: str) -> LabelScheme:
         return (await self.get(client, repo)).config.scheme
@@ -380,6 +477,18 @@ class ConfigCache:
         entry = self._entries.get(repo.casefold())
         if entry is not None:
             self._entries[repo.casefold()] = replace(entry, checked=float("-inf"))
+
+
+def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> LoadedConfig:
+    """An invalid new version keeps the config of the last valid one in force: falling back
+    to the defaults would silently stop managing a repo whose labels are renamed."""
+    if previous is None or not previous.found:
+        return loaded
+    if previous.valid:
+        return replace(loaded, config=previous.config, kept_version=previous.version or "")
+    if previous.kept_version is not None:
+        return replace(loaded, config=previous.config, kept_version=previous.kept_version)
+    return loaded
 
 
 def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
