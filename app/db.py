@@ -225,25 +225,17 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
+    """Upgrade the database to the newest migration (app/migrations), under a lock: instances
+    starting together wait for the first, which does the work, and then find nothing to do."""
+    from app.migrations import upgrade  # Alembic only where the schema is set up
+
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            # Instances starting together must not race to create the same tables.
+            # Held to the end of this transaction, which PostgreSQL's DDL is part of.
             await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
-        await conn.run_sync(metadata.create_all)
-        # create_all skips tables that exist; an index added since then is created here.
-        await conn.run_sync(_create_missing_indexes)
-        for name in _RETIRED_INDEXES:
-            await conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-
-
-# Indexes of earlier versions, dropped from databases that still have them.
-_RETIRED_INDEXES = ("ix_deliveries_ready", "ix_deliveries_issue")
-
-
-def _create_missing_indexes(conn: Any) -> None:
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
+        # SQLite: this transaction began with BEGIN IMMEDIATE (_sqlite_begin), which holds the
+        # database's one write lock; other processes wait for it (the 30 s busy timeout).
+        await conn.run_sync(upgrade)
 
 
 def utcnow() -> datetime:
