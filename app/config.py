@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -410,12 +410,21 @@ class _Cached:
     repo: str = ""  # as GitHub spells it
 
 
+class KeepsLastGood(Protocol):
+    """Where the last valid file of each repo outlives this process (app/last_good.py)."""
+
+    async def load(self, repo: str) -> tuple[str, str] | None: ...
+    async def save(self, repo: str, version: str, text: str) -> None: ...
+    async def forget(self, repo: str) -> None: ...
+
+
 @dataclass
 class ConfigCache:
     """One config per repo, re-checked with its ETag after `ttl` seconds or a push."""
 
     ttl: float = 300.0
     clock: Callable[[], float] = time.monotonic
+    keeper: KeepsLastGood | None = None
     _entries: dict[str, _Cached] = field(default_factory=dict)
 
     async def get(self, client: Client, repo: str) -> LoadedConfig:
@@ -424,6 +433,7 @@ class ConfigCache:
         now = self.clock()
         if entry is not None and now - entry.checked < self.ttl:
             return entry.loaded
+        refused = False
         try:
             response = await client.request(
                 "GET",
@@ -435,7 +445,7 @@ class ConfigCache:
         except GitHubRefused as exc:
             # No `contents: read` on this installation (granted later by its owner): defaults.
             log.warning("cannot read %s in %s: %s", CONFIG_PATH, repo, exc, extra={"repo": repo})
-            response = None
+            response, refused = None, True
         except GitHubUnavailable:
             if entry is None:
                 raise
@@ -444,13 +454,20 @@ class ConfigCache:
             return entry.loaded
         if response is None:  # absent: the defaults
             loaded, etag = LoadedConfig(), None
+            gone = not refused and (entry is None or entry.loaded.found)
+            if gone and self.keeper is not None:
+                await self.keeper.forget(repo)  # the defaults are the last good config now
         elif response.status_code == 304 and entry is not None:  # unchanged, and free
             loaded, etag = entry.loaded, entry.etag
         else:
             etag = response.headers.get("etag")
-            loaded = _load(response.json(), etag)
-            if loaded.errors:
-                loaded = keep_last_good(loaded, entry.loaded if entry is not None else None)
+            content = response.json()
+            loaded = _load(content, etag)
+            if loaded.valid and self.keeper is not None:
+                await self.keeper.save(repo, loaded.version or "", _text(content))
+            elif loaded.errors:
+                previous = entry.loaded if entry is not None else await self._kept(repo)
+                loaded = keep_last_good(loaded, previous)
                 log.warning(
                     "invalid %s in %s, using %s: %s",
                     CONFIG_PATH,
@@ -461,6 +478,14 @@ class ConfigCache:
                 )
         self._entries[key] = _Cached(loaded, etag, now, repo)
         return loaded
+
+    async def _kept(self, repo: str) -> LoadedConfig | None:
+        """The last valid version an earlier run (or another instance) saw."""
+        kept = await self.keeper.load(repo) if self.keeper is not None else None
+        if kept is None:
+            return None
+        config, errors = parse_config(kept[1])
+        return None if errors else LoadedConfig(config, True, kept[0])
 
     def invalid(self) -> dict[str, LoadedConfig]:
         """Repos whose current config file is invalid, by name: what the dashboard notes."""
@@ -491,10 +516,13 @@ def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> Loade
     return loaded
 
 
-def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
+def _text(content: dict[str, Any]) -> str:
     raw = content.get("content") or ""
-    text = base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
-    config, errors = parse_config(text)
+    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
+
+
+def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
+    config, errors = parse_config(_text(content))
     return LoadedConfig(config, True, str(content.get("sha") or etag or ""), errors)
 
 

@@ -172,6 +172,18 @@ issue_reads = Table(
 )
 
 
+# The last valid `.github/incidents.yml` of each repo (app/last_good.py): kept in force when
+# a newer version is invalid, on every instance and across restarts.
+repo_configs = Table(
+    "repo_configs",
+    metadata,
+    Column("repo", String(200), primary_key=True),  # casefolded: GitHub ignores the case
+    Column("version", String(64), nullable=False),  # the file's blob sha
+    Column("text", Text, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)

@@ -78,3 +78,30 @@ async def test_a_private_repos_broken_config_is_not_shown_to_strangers(harness: 
     await harness.run(events)
     assert "octo/secret" in harness.services.extras["followup"].configs.invalid()
     assert "octo/secret" not in (await harness.client.get("/")).text
+
+
+async def test_the_last_good_version_outlives_a_restart(harness_for, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    before = await harness_for(database_url)
+    before.fake.repo(REPO).files[CONFIG] = RENAMED
+    await declare(before)
+    # The broken version is pushed while no instance reads it; the next one starts afresh.
+    before.fake.repo(REPO).files[CONFIG] = COLLIDING
+    after = await harness_for(database_url)
+    number = await declare(after)
+    recorded = await after.record(number)
+    assert recorded is not None and recorded.managed
+    (report,) = reports(after, number)
+    assert "I keep using the last valid version" in report
+
+
+async def test_a_removed_file_makes_the_defaults_the_last_good_config(harness_for) -> None:  # type: ignore[no-untyped-def]
+    before = await harness_for()
+    before.fake.repo(REPO).files[CONFIG] = RENAMED
+    await declare(before)
+    await before.run(before.fake.push_file(REPO, CONFIG, None))
+    await declare(before, "incident")  # read again: absent
+    before.fake.repo(REPO).files[CONFIG] = COLLIDING
+    after = await harness_for(before.services.settings.database_url)
+    number = await declare(after, "incident")
+    (report,) = reports(after, number)
+    assert "I keep using the defaults" in report

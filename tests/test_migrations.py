@@ -8,10 +8,11 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
 from app.db import create_schema, incidents, make_engine, metadata
-from app.migrations import head
+from app.migrations import BASELINE, alembic_config, head
 from app.settings import Settings
 
 
@@ -44,10 +45,38 @@ async def test_a_new_database_gets_exactly_the_schema_of_app_db(database_url: st
         await engine.dispose()
 
 
+def main_schema() -> MetaData:
+    """The tables of the version before migrations (main at 49a9d43): the baseline's."""
+    baseline = ScriptDirectory.from_config(alembic_config()).get_revision(BASELINE)
+    assert baseline is not None
+    schema: MetaData = baseline.module.schema()
+    return schema
+
+
+def test_the_baseline_is_the_schema_before_migrations() -> None:
+    """What 49a9d43's app/db.py created, table by table and column by column."""
+    main = {
+        t.name: [(c.name, str(c.type), c.nullable) for c in t.columns]
+        for t in main_schema().sorted_tables
+    }
+    assert set(main) == {
+        "deliveries",
+        "incidents",
+        "timeline",
+        "incident_extras",
+        "claims",
+        "leases",
+        "issue_reads",
+    }
+    for name, columns in main.items():
+        today = metadata.tables[name]
+        assert [(c.name, c.nullable) for c in today.columns] == [(c, n) for c, _, n in columns]
+
+
 def previous_version(conn: Any) -> None:
     """The schema as the version before migrations left it: create_all of its tables, with
     the index an even earlier version had and the next start would have dropped."""
-    metadata.create_all(conn)
+    main_schema().create_all(conn)
     retired = Table("deliveries", MetaData(), Column("state", String(16)))
     Index("ix_deliveries_ready", retired.c.state).create(conn)
     conn.execute(text("DROP INDEX ix_incident_extras_retro"))  # added by a later start
@@ -78,6 +107,8 @@ async def test_a_database_of_the_version_before_is_stamped_and_upgraded(database
             retro = await conn.run_sync(
                 lambda sync: {i["name"] for i in inspect(sync).get_indexes("incident_extras")}
             )
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "repo_configs" in tables  # and the migrations after the baseline ran
         assert titles == ["Search is down"]  # the data stays
         assert retro == {"ix_incident_extras_retro"}
         await create_schema(engine)  # and the next start finds nothing to do
