@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
 from app.db import create_schema, incidents, make_engine, metadata
-from app.migrations import BASELINE, alembic_config, head
+from app.migrations import BASELINE, HEAD, alembic_config
 from app.settings import Settings
 
 
@@ -40,9 +40,13 @@ async def test_a_new_database_gets_exactly_the_schema_of_app_db(database_url: st
                 lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
             )
         assert differences == []  # a change to app/db.py needs its migration
-        assert await version_and_indexes(engine) == (head(), {"ix_deliveries_unfinished"})
+        assert await version_and_indexes(engine) == (HEAD, {"ix_deliveries_unfinished"})
     finally:
         await engine.dispose()
+
+
+def test_head_names_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
 
 
 def main_schema() -> MetaData:
@@ -101,7 +105,7 @@ async def test_a_database_of_the_version_before_is_stamped_and_upgraded(database
         async with engine.begin() as conn:
             await conn.run_sync(previous_version)
         await create_schema(engine)
-        assert await version_and_indexes(engine) == (head(), {"ix_deliveries_unfinished"})
+        assert await version_and_indexes(engine) == (HEAD, {"ix_deliveries_unfinished"})
         async with engine.connect() as conn:
             titles = (await conn.execute(text("SELECT title FROM incidents"))).scalars().all()
             retro = await conn.run_sync(
@@ -112,7 +116,7 @@ async def test_a_database_of_the_version_before_is_stamped_and_upgraded(database
         assert titles == ["Search is down"]  # the data stays
         assert retro == {"ix_incident_extras_retro"}
         await create_schema(engine)  # and the next start finds nothing to do
-        assert (await version_and_indexes(engine))[0] == head()
+        assert (await version_and_indexes(engine))[0] == HEAD
     finally:
         await engine.dispose()
 
@@ -121,7 +125,7 @@ async def test_instances_starting_together_upgrade_once(database_url: str) -> No
     engines = [engine_for(database_url) for _ in range(3)]
     try:
         await asyncio.gather(*(create_schema(engine) for engine in engines))
-        assert (await version_and_indexes(engines[0]))[0] == head()
+        assert (await version_and_indexes(engines[0]))[0] == HEAD
     finally:
         for engine in engines:
             await engine.dispose()
@@ -135,6 +139,6 @@ async def test_a_table_of_our_own_is_not_mistaken_for_the_schema(database_url: s
             other = Table("someone_elses", MetaData(), Column("id", Integer, primary_key=True))
             await conn.run_sync(other.create)
         await create_schema(engine)
-        assert (await version_and_indexes(engine))[0] == head()
+        assert (await version_and_indexes(engine))[0] == HEAD
     finally:
         await engine.dispose()
