@@ -464,7 +464,7 @@ class ConfigCache:
             content = response.json()
             loaded = _load(content, etag)
             if loaded.valid and self.keeper is not None:
-                await self.keeper.save(repo, loaded.version or "", _text(content))
+                await self.keeper.save(repo, (loaded.version or "")[:64], _text(content))
             elif loaded.errors:
                 previous = entry.loaded if entry is not None else await self._kept(repo)
                 loaded = keep_last_good(loaded, previous)
