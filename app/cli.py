@@ -160,7 +160,8 @@ def check_config(
             typer.echo(str(error))
         typer.echo(
             f"{len(errors)} error{'s' if len(errors) > 1 else ''}: "
-            "the service would use the defaults until the file is fixed",
+            "the service would keep the last valid version of the file in force (the "
+            "defaults if there is none) until it is fixed",
             err=True,
         )
         raise typer.Exit(1)

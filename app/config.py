@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -27,6 +27,7 @@ DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _DURATION = re.compile(r"^\s*(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
 
 
 def parse_duration(value: object) -> timedelta:
@@ -150,6 +151,32 @@ class Labels(Strict):
     resolved: str = DEFAULT_LABELS.statuses[Status.RESOLVED]
     reviewed: str = DEFAULT_LABELS.statuses[Status.REVIEWED]
 
+    @field_validator("*")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # GitHub refuses such labels, so the app could never apply them.
+        if not value.strip():
+            raise ValueError("a label name cannot be empty")
+        if len(value) > MAX_LABEL_LENGTH:
+            raise ValueError(
+                f"{len(value)} characters: GitHub label names have at most {MAX_LABEL_LENGTH}"
+            )
+        return value
+
+    def collisions(self) -> list[tuple[str, str]]:
+        """(key, earlier key) for labels whose names differ only in case: GitHub treats them
+        as one label, so `resolved: incident` would record every new incident as Resolved."""
+        seen: dict[str, str] = {}
+        found = []
+        for name, info in type(self).model_fields.items():
+            key = info.alias or name
+            folded = getattr(self, name).strip().casefold()
+            if folded in seen:
+                found.append((key, seen[folded]))
+            else:
+                seen[folded] = key
+        return found
+
     def scheme(self) -> LabelScheme:
         return LabelScheme(
             incident=self.incident,
@@ -236,6 +263,9 @@ class LoadedConfig:
     found: bool = False
     version: str | None = None  # the file's blob sha or ETag: one error report per version
     errors: tuple[ConfigError, ...] = ()
+    # When this version is invalid: the earlier valid version whose config stays in force
+    # (None: the defaults are).
+    kept_version: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -245,7 +275,10 @@ class LoadedConfig:
 def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[ConfigError, ...]]:
     """The config in `text`, or the defaults and every error with its line and key."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except DuplicateKey as exc:
+        reason = f"written twice in one mapping (first on line {exc.first_line})"
+        return DEFAULT_CONFIG, (ConfigError(file, exc.line, exc.key, reason),)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -256,7 +289,7 @@ def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[
     if not isinstance(data, dict):
         return DEFAULT_CONFIG, (ConfigError(file, 1, "", "the file must be a mapping of keys"),)
     try:
-        return RepoConfig.model_validate(data), ()
+        config = RepoConfig.model_validate(data)
     except ValidationError as exc:
         root = yaml.compose(text)
         errors = tuple(
@@ -264,6 +297,55 @@ def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[
             for err in exc.errors()
         )
         return DEFAULT_CONFIG, errors
+    collisions = config.labels.collisions()
+    if not collisions:
+        return config, ()
+    root = yaml.compose(text)
+    written = _keys_under(root, "labels")
+    clashes = []
+    for key, other in collisions:
+        if key not in written and other in written:
+            key, other = other, key  # point at the line that renamed a label
+        clashes.append(
+            ConfigError(
+                file,
+                _line_of(root, ("labels", key)),
+                f"labels.{key}",
+                f"the same label as `labels.{other}` (GitHub label names ignore case)",
+            )
+        )
+    return DEFAULT_CONFIG, tuple(clashes)
+
+
+def _keys_under(root: yaml.Node | None, key: str) -> set[str]:
+    if not isinstance(root, yaml.MappingNode):
+        return set()
+    node = next((v for k, v in root.value if getattr(k, "value", None) == key), None)
+    if not isinstance(node, yaml.MappingNode):
+        return set()
+    return {str(k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key written twice in one mapping is an error: PyYAML
+    keeps the last silently, so a second `labels:` would drop the first one's renames."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise DuplicateKey(key_node.value[:60], line, first[key_node.value])
+            first[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
@@ -306,11 +388,19 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def in_force(loaded: LoadedConfig) -> str:
+    """What the service uses while the file is invalid, in a few words."""
+    if loaded.kept_version is None:
+        return "the defaults"
+    return f"the last valid version ({loaded.kept_version[:7] or 'unnumbered'})"
+
+
 def format_errors(loaded: LoadedConfig) -> str:
     lines = "\n".join(f"- {error}" for error in loaded.errors)
     return (
-        f"The incident config `{CONFIG_PATH}` is invalid, so I am using the defaults until it "
-        f"is fixed:\n\n{lines}\n\nThe README documents every key."
+        f"The incident config `{CONFIG_PATH}` is invalid, so I keep using {in_force(loaded)} "
+        f"until it is fixed:\n\n{lines}\n\nThe README documents every key; "
+        "`incident-flow check-config FILE` checks a file before it is pushed."
     )
 
 
@@ -319,6 +409,15 @@ class _Cached:
     loaded: LoadedConfig
     etag: str | None
     checked: float  # monotonic time of the last look at GitHub
+    repo: str = ""  # as GitHub spells it
+
+
+class KeepsLastGood(Protocol):
+    """Where the last valid file of each repo outlives this process (app/last_good.py)."""
+
+    async def load(self, repo: str) -> tuple[str, str] | None: ...
+    async def save(self, repo: str, version: str, text: str) -> None: ...
+    async def forget(self, repo: str) -> None: ...
 
 
 @dataclass
@@ -327,6 +426,7 @@ class ConfigCache:
 
     ttl: float = 300.0
     clock: Callable[[], float] = time.monotonic
+    keeper: KeepsLastGood | None = None
     _entries: dict[str, _Cached] = field(default_factory=dict)
 
     async def get(self, client: Client, repo: str) -> LoadedConfig:
@@ -335,6 +435,7 @@ class ConfigCache:
         now = self.clock()
         if entry is not None and now - entry.checked < self.ttl:
             return entry.loaded
+        refused = False
         try:
             response = await client.request(
                 "GET",
@@ -346,7 +447,7 @@ class ConfigCache:
         except GitHubRefused as exc:
             # No `contents: read` on this installation (granted later by its owner): defaults.
             log.warning("cannot read %s in %s: %s", CONFIG_PATH, repo, exc, extra={"repo": repo})
-            response = None
+            response, refused = None, True
         except GitHubUnavailable:
             if entry is None:
                 raise
@@ -355,21 +456,42 @@ class ConfigCache:
             return entry.loaded
         if response is None:  # absent: the defaults
             loaded, etag = LoadedConfig(), None
+            gone = not refused and (entry is None or entry.loaded.found)
+            if gone and self.keeper is not None:
+                await self.keeper.forget(repo)  # the defaults are the last good config now
         elif response.status_code == 304 and entry is not None:  # unchanged, and free
             loaded, etag = entry.loaded, entry.etag
         else:
             etag = response.headers.get("etag")
-            loaded = _load(response.json(), etag)
-            if loaded.errors:
+            content = response.json()
+            loaded = _load(content, etag)
+            if loaded.valid and self.keeper is not None:
+                await self.keeper.save(repo, (loaded.version or "")[:64], _text(content))
+            elif loaded.errors:
+                previous = entry.loaded if entry is not None else await self._kept(repo)
+                loaded = keep_last_good(loaded, previous)
                 log.warning(
-                    "invalid %s in %s: %s",
+                    "invalid %s in %s, using %s: %s",
                     CONFIG_PATH,
                     repo,
+                    in_force(loaded),
                     "; ".join(map(str, loaded.errors)),
                     extra={"repo": repo},
                 )
-        self._entries[key] = _Cached(loaded, etag, now)
+        self._entries[key] = _Cached(loaded, etag, now, repo)
         return loaded
+
+    async def _kept(self, repo: str) -> LoadedConfig | None:
+        """The last valid version an earlier run (or another instance) saw."""
+        kept = await self.keeper.load(repo) if self.keeper is not None else None
+        if kept is None:
+            return None
+        config, errors = parse_config(kept[1])
+        return None if errors else LoadedConfig(config, True, kept[0])
+
+    def invalid(self) -> dict[str, LoadedConfig]:
+        """Repos whose current config file is invalid, by name: what the dashboard notes."""
+        return {e.repo: e.loaded for e in self._entries.values() if not e.loaded.valid}
 
     async def scheme_for(self, client: Client, repo: str) -> LabelScheme:
         return (await self.get(client, repo)).config.scheme
@@ -384,10 +506,25 @@ class ConfigCache:
             self._entries[repo.casefold()] = replace(entry, checked=float("-inf"))
 
 
-def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
+def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> LoadedConfig:
+    """An invalid new version keeps the config of the last valid one in force: falling back
+    to the defaults would silently stop managing a repo whose labels are renamed."""
+    if previous is None or not previous.found:
+        return loaded
+    if previous.valid:
+        return replace(loaded, config=previous.config, kept_version=previous.version or "")
+    if previous.kept_version is not None:
+        return replace(loaded, config=previous.config, kept_version=previous.kept_version)
+    return loaded
+
+
+def _text(content: dict[str, Any]) -> str:
     raw = content.get("content") or ""
-    text = base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
-    config, errors = parse_config(text)
+    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
+
+
+def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
+    config, errors = parse_config(_text(content))
     return LoadedConfig(config, True, str(content.get("sha") or etag or ""), errors)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.auth import RepoAccess, SignedOut, Viewer, viewer_of
 from app.chart import chart_svg
+from app.config import CONFIG_PATH, LoadedConfig, in_force
 from app.lifecycle import MEANINGS
 from app.pages import escape, page
 from app.records import Incident
@@ -121,8 +122,35 @@ def _incident_link(incident: Incident) -> str:
     return f"/incidents/{incident.repo}/{incident.number}"
 
 
+async def invalid_configs(request: Request, viewer: Viewer | None) -> dict[str, LoadedConfig]:
+    """Repos the viewer may see whose `.github/incidents.yml` is invalid right now."""
+    followup = request.app.state.services.extras.get("followup")
+    invalid: dict[str, LoadedConfig] = followup.configs.invalid() if followup else {}
+    if not invalid:
+        return {}
+    visible = await _access(request).visible_repos(set(invalid), viewer)
+    return {repo: loaded for repo, loaded in invalid.items() if repo in visible}
+
+
+def config_notes(settings: Settings, invalid: dict[str, LoadedConfig]) -> str:
+    notes = "".join(
+        f"<p>The incident config of <a href='{escape(settings.github_web_url)}/{escape(repo)}"
+        f"/blob/HEAD/{CONFIG_PATH}'>{escape(repo)}</a> is invalid, so Incident Flow keeps "
+        f"using {escape(in_force(loaded))}: "
+        + "; ".join(f"<code>{escape(str(error))}</code>" for error in loaded.errors[:3])
+        + (f" and {len(loaded.errors) - 3} more" if len(loaded.errors) > 3 else "")
+        + "</p>"
+        for repo, loaded in sorted(invalid.items())
+    )
+    return f"<section class=warn>{notes}</section>" if notes else ""
+
+
 def list_page(
-    settings: Settings, incidents: list[Incident], viewer: Viewer | None, sort: str
+    settings: Settings,
+    incidents: list[Incident],
+    viewer: Viewer | None,
+    sort: str,
+    notes: str = "",
 ) -> str:
     now = datetime.now(UTC)
     heads = "".join(
@@ -154,7 +182,7 @@ def list_page(
         for s in stats
     )
     body = (
-        f"<section><h1>Incidents</h1><p>{open_count} open · "
+        f"{notes}<section><h1>Incidents</h1><p>{open_count} open · "
         '<a href="/api/incidents">JSON</a></p>'
         f"{table}</section>"
         "<section><h2>Time to stabilize and resolve, last 90 days</h2>"
@@ -239,7 +267,8 @@ def make_router() -> APIRouter:
             return setup_entry(request)
         incidents, viewer = await visible_incidents(request)
         sort = sort if sort in SORTS else "open"
-        return HTMLResponse(list_page(services.settings, incidents, viewer, sort))
+        notes = config_notes(services.settings, await invalid_configs(request, viewer))
+        return HTMLResponse(list_page(services.settings, incidents, viewer, sort, notes))
 
     @router.get("/incidents/{owner}/{name}/{number}", include_in_schema=False)
     async def incident(request: Request, owner: str, name: str, number: int) -> HTMLResponse:

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from app.libpq import for_asyncpg, warn_dropped
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL needs one rule."""
@@ -170,6 +172,18 @@ issue_reads = Table(
 )
 
 
+# The last valid `.github/incidents.yml` of each repo (app/last_good.py): kept in force when
+# a newer version is invalid, on every instance and across restarts.
+repo_configs = Table(
+    "repo_configs",
+    metadata,
+    Column("repo", String(200), primary_key=True),  # casefolded: GitHub ignores the case
+    Column("version", String(64), nullable=False),  # the file's blob sha
+    Column("text", Text, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
@@ -177,6 +191,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    if url.startswith("postgresql+asyncpg"):
+        connect = for_asyncpg(url)
+        warn_dropped(connect)
+        url = connect.url
+        kwargs["connect_args"] = {**connect.connect_args, **kwargs.get("connect_args", {})}
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -218,25 +237,17 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
+    """Upgrade the database to the newest migration (app/migrations), under a lock: instances
+    starting together wait for the first, which does the work, and then find nothing to do."""
+    from app.migrations import upgrade  # Alembic only where the schema is set up
+
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            # Instances starting together must not race to create the same tables.
+            # Held to the end of this transaction, which PostgreSQL's DDL is part of.
             await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
-        await conn.run_sync(metadata.create_all)
-        # create_all skips tables that exist; an index added since then is created here.
-        await conn.run_sync(_create_missing_indexes)
-        for name in _RETIRED_INDEXES:
-            await conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-
-
-# Indexes of earlier versions, dropped from databases that still have them.
-_RETIRED_INDEXES = ("ix_deliveries_ready", "ix_deliveries_issue")
-
-
-def _create_missing_indexes(conn: Any) -> None:
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
+        # SQLite: this transaction began with BEGIN IMMEDIATE (_sqlite_begin), which holds the
+        # database's one write lock; other processes wait for it (the 30 s busy timeout).
+        await conn.run_sync(upgrade)
 
 
 def utcnow() -> datetime:

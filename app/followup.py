@@ -17,6 +17,7 @@ from app.config import ConfigCache, LoadedConfig, format_errors, push_touches_co
 from app.decide import Hint
 from app.github import Client, GitHubRefused, marker
 from app.inbox import Delivery, Envelope, Inbox
+from app.last_good import LastGoodConfigs
 from app.leads import pick_lead
 from app.lifecycle import Status
 from app.payloads import Event
@@ -295,7 +296,7 @@ def install(
     reminder_interval_seconds: float = 60.0,
 ) -> tuple[FollowUp, ReminderScheduler]:
     """Wire config, leads, status comments, retrospectives and reminders into the responder."""
-    configs = ConfigCache(ttl=config_ttl_seconds)
+    configs = ConfigCache(ttl=config_ttl_seconds, keeper=LastGoodConfigs(books.engine))
     followup = FollowUp(responder, configs, books, inbox)
     responder.scheme_for = configs.scheme_for
     responder.window_for = configs.window_for

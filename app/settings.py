@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,6 +72,22 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must be 0 (keep every delivery) or a number of days")
+        return value
+
+    @field_validator(
+        "app_id",
+        "private_key",
+        "webhook_secret",
+        "github_client_id",
+        "github_client_secret",
+        mode="before",
+    )
+    @classmethod
+    def _unquote(cls, value: object) -> object:
+        # `docker run --env-file` keeps quotes verbatim; earlier versions of the set-up page
+        # wrote these values double-quoted (with \\ and \" escapes), so such a .env still works.
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+            return re.sub(r'\\([\\"])', r"\1", value[1:-1])
         return value
 
     @field_validator("private_key")

@@ -151,7 +151,9 @@ def env_values(app: dict[str, Any]) -> dict[str, str]:
     """The settings GitHub's manifest conversion hands us, under our variable names."""
     return {
         "APP_ID": str(app["id"]),
-        "PRIVATE_KEY": str(app["pem"]),
+        # On one line with literal "\n" (Settings unescapes them): `docker run --env-file`
+        # reads one line per variable and takes the value verbatim.
+        "PRIVATE_KEY": str(app["pem"]).replace("\n", "\\n"),
         "WEBHOOK_SECRET": str(app["webhook_secret"]),
         "GITHUB_CLIENT_ID": str(app["client_id"]),
         "GITHUB_CLIENT_SECRET": str(app["client_secret"]),
@@ -166,7 +168,17 @@ def existing_keys(path: Path) -> list[str]:
     return [key for key in ENV_KEYS if current.get(key)]
 
 
+# What `docker run --env-file` and python-dotenv (pydantic-settings) both read verbatim when
+# written unquoted: one line, no quote first (dotenv would unquote it), no edge blanks and no
+# " #" (dotenv strips them; Docker keeps them).
+_PLAIN = re.compile(r"[^\s'\"](?:[^\r\n]*[^\s])?")
+
+
 def _quoted(value: str) -> str:
+    """The value as written after `KEY=`: plain whenever both readers agree on it."""
+    if value == "" or (_PLAIN.fullmatch(value) and not re.search(r"\s#", value)):
+        return value
+    # Never the case for GitHub's values; the service still reads this, Docker would not.
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
 

@@ -92,6 +92,7 @@ async def reset_postgres(url: str) -> None:
     engine = create_async_engine(_asyncpg(url))
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
+        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))  # migrations start over
     await engine.dispose()
 
 

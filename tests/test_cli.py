@@ -181,6 +181,18 @@ def test_check_config_reports_errors_with_line_numbers(tmp_path: Path) -> None:
     assert f"{bad}:4: `recurrence_window`" in result.output
 
 
+def test_check_config_refuses_what_would_break_the_service(tmp_path: Path) -> None:
+    bad = tmp_path / "incidents.yml"
+    bad.write_text("labels:\n  incident: outage\n  resolved: Outage\n")
+    result = runner.invoke(cli.cli, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:3: `labels.resolved`: the same label as `labels.incident`" in result.output
+    bad.write_text("labels:\n  incident: outage\nlabels:\n  sev1: S1\n")
+    result = runner.invoke(cli.cli, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:3: `labels`: written twice in one mapping (first on line 1)" in result.output
+
+
 def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
     good = tmp_path / "incidents.yml"
     good.write_text("labels:\n  critical: '🟥 priority: critical'\nrecurrence_window: 3d\n")

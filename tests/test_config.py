@@ -1,6 +1,7 @@
 """The repo config: good and broken files, errors with file, line and key; the preset."""
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args, get_origin
@@ -8,7 +9,15 @@ from typing import get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from app.config import DEFAULT_CONFIG, RepoConfig, parse_config, parse_duration
+from app.config import (
+    DEFAULT_CONFIG,
+    LoadedConfig,
+    RepoConfig,
+    format_errors,
+    keep_last_good,
+    parse_config,
+    parse_duration,
+)
 from app.lifecycle import Severity, Status
 
 ROOT = Path(__file__).parent.parent
@@ -172,3 +181,74 @@ def test_readme_documents_every_key() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [key for key in _keys(RepoConfig) if f"`{key}`" not in readme]
     assert missing == []
+
+
+LONG = "x" * 51
+PROTECTING = [
+    pytest.param(
+        "labels:\n  resolved: Incident\n",
+        2,
+        "labels.resolved",
+        "same label as `labels.incident`",
+        id="collision",
+    ),
+    pytest.param(
+        "labels:\n  sev1: x\n  incident: 'STATUS:RESOLVED'\n",
+        3,
+        "labels.incident",
+        "same label as `labels.resolved`",
+        id="collision-with-a-default",
+    ),
+    pytest.param(
+        "labels:\n  sev2: A\n  sev3: a\n", 3, "labels.sev3", "`labels.sev2`", id="two-renamed"
+    ),
+    pytest.param("labels:\n  sev2: ''\n", 2, "labels.sev2", "cannot be empty", id="empty"),
+    pytest.param("labels:\n  sev2: '  '\n", 2, "labels.sev2", "cannot be empty", id="blank"),
+    pytest.param(f"labels:\n  critical: {LONG}\n", 2, "labels.critical", "at most 50", id="long"),
+    pytest.param(
+        "labels:\n  sev1: a\nrecurrence_window: 2h\nlabels:\n  sev2: b\n",
+        4,
+        "labels",
+        "written twice in one mapping (first on line 1)",
+        id="duplicate-top-key",
+    ),
+    pytest.param(
+        "updates:\n  sev1: 1h\n  sev1: 2h\n", 3, "sev1", "first on line 2", id="duplicate-inner-key"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "key", "reason"), PROTECTING)
+def test_labels_github_would_merge_or_refuse_and_duplicate_keys_are_errors(
+    text: str, line: int, key: str, reason: str
+) -> None:
+    config, errors = parse_config(text)
+    assert config == DEFAULT_CONFIG
+    (error,) = errors
+    assert (error.line, error.key) == (line, key)
+    assert reason in error.reason
+    assert str(error).startswith(f".github/incidents.yml:{line}: ")
+
+
+def test_fifty_characters_and_distinct_names_are_fine() -> None:
+    config, errors = parse_config(f"labels:\n  critical: {'x' * 50}\n  sev1: 'Sev 1'\n")
+    assert errors == ()
+    assert config.scheme.critical == "x" * 50
+
+
+def test_an_invalid_version_keeps_the_last_good_config() -> None:
+    good = LoadedConfig(parse_config(RENAMED)[0], True, "good1234567")
+    broken = LoadedConfig(DEFAULT_CONFIG, True, "bad2", parse_config("labels: [x]")[1])
+    kept = keep_last_good(broken, good)
+    assert (kept.config, kept.version, kept.kept_version) == (good.config, "bad2", "good1234567")
+    assert "keep using the last valid version (good123)" in format_errors(kept)
+    # Another broken version after that still keeps the good one.
+    again = keep_last_good(replace(broken, version="bad3"), kept)
+    assert (again.config, again.kept_version) == (good.config, "good1234567")
+    # Nothing good before: the defaults, and the report says so.
+    assert keep_last_good(broken, None) == broken
+    assert keep_last_good(broken, LoadedConfig()) == broken  # no file before
+    assert "keep using the defaults" in format_errors(broken)
+
+
+RENAMED = "labels:\n  incident: outage\n"

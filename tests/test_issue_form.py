@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from app.config import parse_config
 from app.issue_form import form_answers, labels_from_form
 from app.labels import DEFAULT_LABELS
 from tests.conftest import Harness
@@ -46,6 +48,31 @@ def test_template_matches_the_parser() -> None:
     assert [o[:1] for o in options] == ["1", "2", "3"]
     assert fields["stable"]["attributes"]["label"].casefold() == "is it still disrupting service?"
     assert fields["severity"]["attributes"]["label"].casefold() == "severity"
+
+
+# Each shipped form with the config it ships with: the default form needs no config.
+FORMS_WITH_CONFIGS = [
+    (".github/ISSUE_TEMPLATE/incident.yml", None),
+    ("docs/openverse-issue-form.yml", "docs/openverse-incidents.yml"),
+]
+
+
+@pytest.mark.parametrize(("form", "config"), FORMS_WITH_CONFIGS)
+def test_each_form_applies_only_labels_its_config_knows(form: str, config: str | None) -> None:
+    """A form that applies `incident` in a repo whose config renamed it reports "not an
+    incident": every label a form applies must be one of its config's labels."""
+    parsed, errors = parse_config(Path(config).read_text()) if config else parse_config("")
+    assert errors == ()
+    scheme = parsed.scheme
+    template = yaml.safe_load(Path(form).read_text())
+    known = {spec.name for spec in scheme.specs()}
+    assert set(template["labels"]) <= known
+    assert scheme.incident in template["labels"]
+
+
+def test_the_forms_differ_only_in_their_labels() -> None:
+    default, openverse = (yaml.safe_load(Path(form).read_text()) for form, _ in FORMS_WITH_CONFIGS)
+    assert {**default, "labels": None} == {**openverse, "labels": None}
 
 
 async def test_issue_opened_from_the_form_is_recorded_with_its_answers(harness: Harness) -> None:

@@ -1,0 +1,144 @@
+"""Alembic migrations: a new database, one of the version before migrations, many starters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
+
+from app.db import create_schema, incidents, make_engine, metadata
+from app.migrations import BASELINE, HEAD, alembic_config
+from app.settings import Settings
+
+
+def engine_for(database_url: str) -> Any:
+    return make_engine(Settings(_env_file=None, database_url=database_url).async_database_url)  # type: ignore[call-arg]
+
+
+async def version_and_indexes(engine: Any) -> tuple[str | None, set[str]]:
+    def look(conn: Any) -> tuple[str | None, set[str]]:
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        # PostgreSQL lists a unique constraint's index too; only the explicit ones count.
+        indexes = inspect(conn).get_indexes("deliveries")
+        return version, {i["name"] for i in indexes if "duplicates_constraint" not in i}
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(look)  # type: ignore[no-any-return]
+
+
+async def test_a_new_database_gets_exactly_the_schema_of_app_db(database_url: str) -> None:
+    engine = engine_for(database_url)
+    try:
+        await create_schema(engine)
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        assert differences == []  # a change to app/db.py needs its migration
+        assert await version_and_indexes(engine) == (HEAD, {"ix_deliveries_unfinished"})
+    finally:
+        await engine.dispose()
+
+
+def test_head_names_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def main_schema() -> MetaData:
+    """The tables of the version before migrations (main at 49a9d43): the baseline's."""
+    baseline = ScriptDirectory.from_config(alembic_config()).get_revision(BASELINE)
+    assert baseline is not None
+    schema: MetaData = baseline.module.schema()
+    return schema
+
+
+def test_the_baseline_is_the_schema_before_migrations() -> None:
+    """What 49a9d43's app/db.py created, table by table and column by column."""
+    main = {
+        t.name: [(c.name, str(c.type), c.nullable) for c in t.columns]
+        for t in main_schema().sorted_tables
+    }
+    assert set(main) == {
+        "deliveries",
+        "incidents",
+        "timeline",
+        "incident_extras",
+        "claims",
+        "leases",
+        "issue_reads",
+    }
+    for name, columns in main.items():
+        today = metadata.tables[name]
+        assert [(c.name, c.nullable) for c in today.columns] == [(c, n) for c, _, n in columns]
+
+
+def previous_version(conn: Any) -> None:
+    """The schema as the version before migrations left it: create_all of its tables, with
+    the index an even earlier version had and the next start would have dropped."""
+    main_schema().create_all(conn)
+    retired = Table("deliveries", MetaData(), Column("state", String(16)))
+    Index("ix_deliveries_ready", retired.c.state).create(conn)
+    conn.execute(text("DROP INDEX ix_incident_extras_retro"))  # added by a later start
+    conn.execute(
+        incidents.insert().values(
+            repo="octo/ops",
+            repo_id=1,
+            number=7,
+            title="Search is down",
+            status="stabilized",
+            managed=True,
+            declared_at=datetime(2026, 11, 1, tzinfo=UTC),
+            declared_by="zed",
+            updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+        )
+    )
+
+
+async def test_a_database_of_the_version_before_is_stamped_and_upgraded(database_url: str) -> None:
+    engine = engine_for(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(previous_version)
+        await create_schema(engine)
+        assert await version_and_indexes(engine) == (HEAD, {"ix_deliveries_unfinished"})
+        async with engine.connect() as conn:
+            titles = (await conn.execute(text("SELECT title FROM incidents"))).scalars().all()
+            retro = await conn.run_sync(
+                lambda sync: {i["name"] for i in inspect(sync).get_indexes("incident_extras")}
+            )
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "repo_configs" in tables  # and the migrations after the baseline ran
+        assert titles == ["Search is down"]  # the data stays
+        assert retro == {"ix_incident_extras_retro"}
+        await create_schema(engine)  # and the next start finds nothing to do
+        assert (await version_and_indexes(engine))[0] == HEAD
+    finally:
+        await engine.dispose()
+
+
+async def test_instances_starting_together_upgrade_once(database_url: str) -> None:
+    engines = [engine_for(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(create_schema(engine) for engine in engines))
+        assert (await version_and_indexes(engines[0]))[0] == HEAD
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_table_of_our_own_is_not_mistaken_for_the_schema(database_url: str) -> None:
+    """Only our tables mean "a version before migrations": an unrelated table is left be."""
+    engine = engine_for(database_url)
+    try:
+        async with engine.begin() as conn:
+            other = Table("someone_elses", MetaData(), Column("id", Integer, primary_key=True))
+            await conn.run_sync(other.create)
+        await create_schema(engine)
+        assert (await version_and_indexes(engine))[0] == HEAD
+    finally:
+        await engine.dispose()
