@@ -15,7 +15,7 @@ DUPLICATED = "labels:\n  incident: 'ops incident'\nlabels:\n  resolved: 'ops res
 
 
 async def declare(harness: Harness, label: str = "ops incident") -> int:
-    issue, events = harness.fake.open_issue(REPO, labels=[label, "severity:2"], actor="zed")
+    issue, events = harness.fake.open_issue(REPO, labels=[label, "severity:2"], actor="alice")
     await harness.run(events)
     await harness.echo()
     return issue.number
