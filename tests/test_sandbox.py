@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.config import parse_config
 from app.main import create_app
-from app.sandbox.demo import REPO, Action, Refused, parse_action
+from app.sandbox.demo import PEOPLE, POLICY, REPO, Action, Refused, parse_action
 from app.sandbox.runner import Sandbox
 from app.settings import Settings
 
@@ -81,6 +82,7 @@ async def test_declare_revert_stabilize_resolve_through_signed_webhooks(
     board = await site.get("/sandbox/board/")
     assert board.status_code == 200 and "Search is down" in board.text
     assert "href='/sandbox/board/incidents/demo/ops/1'" in board.text
+    assert '<a href="/sandbox">' in board.text  # the way back
     assert "='/incidents/" not in board.text and '="/api/' not in board.text
     one = await site.get("/sandbox/board/incidents/demo/ops/1")
     assert one.status_code == 200 and "Timeline" in one.text
@@ -177,3 +179,14 @@ def test_parse_action_bounds_every_field() -> None:
     ):
         with pytest.raises(Refused):
             parse_action(form, {3})
+
+
+async def test_the_set_up_page_offers_the_sandbox(site: httpx.AsyncClient) -> None:
+    assert 'href="/sandbox"' in (await site.get("/")).text
+
+
+def test_the_demo_policy_is_valid() -> None:
+    config, errors = parse_config(POLICY)
+    assert not errors
+    assert config.lead.maintainers == ("maya", "sam", "kenji")
+    assert {p.login: p.role for p in PEOPLE}["riley"] == "read"

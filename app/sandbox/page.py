@@ -22,7 +22,7 @@ font-size:13px}
 font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace}
 textarea{width:100%;box-sizing:border-box;font:13px ui-monospace,monospace}
 ul.issues{list-style:none;padding:0}ul.issues li{padding:6px 0;border-bottom:1px solid #d8dee4}
-.current{font-weight:600}.secondary{background:#6e7781}
+.line{margin:1em 0}.current{font-weight:600}.secondary{background:#6e7781}
 </style>"""
 
 
@@ -138,7 +138,8 @@ def _issue(fake: FakeGitHub, repo: FakeRepo, issue: FakeIssue, actor: str) -> st
         f"<p class=muted>{escape(issue.state)} · opened by {escape(issue.user)}</p>"
         f"{parent_line}"
         f"{_comment(fake, repo, issue.user, issue.body) if issue.body else ''}"
-        f"<p><b>Labels</b> <span id=labels>{chips or '<span class=muted>none</span>'}</span></p>"
+        # A div, not a paragraph: the chips' remove buttons are forms, which close a <p>.
+        f"<div class=line><b>Labels</b> <span id=labels>{chips or '<i>none</i>'}</span></div>"
         "<form method=post action=/sandbox/act id=label>"
         f"{_hidden(actor, 'label', n)}<datalist id=known>{choices}</datalist>"
         "<input type=text name=text list=known maxlength=50 required placeholder=label> "

@@ -102,7 +102,9 @@ def make_router() -> APIRouter:
         kind = answer.headers.get("content-type", "text/plain")
         content = answer.content
         if kind.startswith("text/html"):
-            content = _LINK.sub(r"\1=\2/sandbox/board/", answer.text).encode()
+            text = _LINK.sub(r"\1=\2/sandbox/board/", answer.text)
+            back = '<main><p><a href="/sandbox">← Back to the sandbox</a></p>'
+            content = text.replace("<main>", back, 1).encode()
         return Response(content, status_code=answer.status_code, media_type=kind)
 
     return router
