@@ -38,7 +38,8 @@ async def close_sandbox(app: FastAPI) -> None:
     sandbox: Sandbox | None = getattr(app.state, "sandbox", None)
     app.state.sandbox = None
     if sandbox is not None:
-        await sandbox.close()
+        async with sandbox.lock:  # an action under way finishes first
+            await sandbox.close()
 
 
 def _actor(value: str | None) -> str:
