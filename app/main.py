@@ -14,6 +14,7 @@ from app import auth, dashboard, metrics, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
 from app.logs import install_redaction
+from app.sandbox import routes as sandbox
 from app.services import build_services
 from app.settings import Settings, get_settings
 from app.webhooks import WebhookFastPath, make_router
@@ -41,6 +42,7 @@ def create_app(
         try:
             yield
         finally:
+            await sandbox.close_sandbox(app)
             await services.close()
 
     app = FastAPI(
@@ -56,6 +58,7 @@ def create_app(
     app.include_router(setup.make_router())
     app.include_router(auth.make_router())
     app.include_router(dashboard.make_router())
+    app.include_router(sandbox.make_router())  # only while no App is configured
     app.add_middleware(
         auth.SessionCookies,
         secret_key=session_secret(settings),

@@ -254,6 +254,8 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         f'<label>App name <input type=text name=name value="{escape(name)}"></label> '
         f'<label>Organisation <input type=text name=org value="{escape(org or "")}"></label> '
         "<button type=submit>Prepare</button></form></section>"
+        '<section><h2>Try it first</h2><p>The <a href="/sandbox">sandbox</a> runs the service '
+        "against a simulated GitHub in this process: no App needed.</p></section>"
         "<section><h2>By hand</h2><p class=muted><code>app.yml</code> in the repository holds "
         "the same manifest for registering the App by hand.</p></section>"
     )

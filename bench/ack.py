@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.sandbox.github import FakeGitHub
 from bench.common import REPO, count_stored
 from tests.conftest import sign
-from tests.fake_github import FakeGitHub
 from tests.processes import FakeServer, Service
 
 LUA = Path(__file__).with_name("deliveries.lua")

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from app.db import deliveries, make_engine
 from app.inbox import Inbox
+from app.sandbox.github import new_private_key as private_key  # noqa: F401
 from app.settings import Settings
-from tests.fake_github import new_private_key as private_key  # noqa: F401
 
 REPO = "octo/ops"
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from app.sandbox.github import Call, FakeGitHub
 from bench.common import REPO, percentile, rss_mb, wait_drained
-from tests.fake_github import Call, FakeGitHub
 from tests.processes import FakeServer, Service, deliver
 
 SP, RS = "status:stabilization-pending", "status:resolved"

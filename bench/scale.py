@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import deliveries
 from app.inbox import Envelope
+from app.sandbox.github import FakeGitHub
 from bench.common import REPO, open_inbox, wait_drained
-from tests.fake_github import FakeGitHub
 from tests.processes import FakeServer, Service, per_issue_order_kept
 
 # Incidents the moves are spread over: each one's first delivery reads it; the rest of its

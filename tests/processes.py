@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from app.sandbox.github import FakeGitHub
 from tests.conftest import SECRET, sign
-from tests.fake_github import FakeGitHub
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from app.lifecycle import Severity, Status
 from app.records import Incident, TimelineEntry
+from app.sandbox.github import FakeGitHub
 from app.store import IncidentStore
-from tests.fake_github import FakeGitHub
 
 PUBLIC, PRIVATE = "octo/ops", "octo/secret"
 SECRET_TITLE = "Payment keys leaked in logs"

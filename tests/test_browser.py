@@ -25,8 +25,8 @@ import uvicorn
 
 from app.db import create_schema, make_engine
 from app.main import create_app
+from app.sandbox.github import FakeGitHub
 from app.store import IncidentStore
-from tests.fake_github import FakeGitHub
 from tests.seed import PRIVATE, PUBLIC, SECRET_TITLE, seed
 
 ARTIFACTS = Path("test-artifacts")

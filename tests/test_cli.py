@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from app import cli
 from app.db import create_schema, make_engine
 from app.inbox import Envelope, Inbox
+from app.sandbox.github import FakeGitHub
 from app.settings import Settings
 from app.store import IncidentStore
-from tests.fake_github import FakeGitHub
 from tests.seed import PUBLIC, seed
 
 runner = CliRunner()

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from app.db import deliveries, make_engine
 from app.inbox import Inbox
 from app.lifecycle import Status
+from app.sandbox.github import FakeGitHub
 from app.settings import Settings
 from app.store import IncidentStore
-from tests.fake_github import FakeGitHub
 from tests.processes import FakeServer, Service, deliver, per_issue_order_kept
 
 REPO = "octo/ops"

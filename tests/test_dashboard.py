@@ -193,7 +193,7 @@ async def test_session_cookie_is_secure_behind_a_tls_proxy(settings_for) -> None
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     from app.main import create_app
-    from tests.fake_github import FakeGitHub
+    from app.sandbox.github import FakeGitHub
 
     app = create_app(
         settings_for(**CLIENT),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from app.sandbox.github import new_private_key
 from app.settings import Settings
 from app.setup import env_values, write_env
-from tests.fake_github import new_private_key
 
 KEYS = ("app_id", "private_key", "webhook_secret", "github_client_id", "github_client_secret")
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from app.records import Incident
+from app.sandbox.github import BOT_LOGIN
 from tests.conftest import Harness
-from tests.fake_github import BOT_LOGIN
 from tests.test_leads import ROTATION
 
 REPO = "octo/ops"

@@ -9,8 +9,8 @@ import pytest
 
 from app.github import next_cursor
 from app.redeliver import parse_since, to_redeliver
+from app.sandbox.github import FakeGitHub
 from app.services import build_services
-from tests.fake_github import FakeGitHub
 
 
 def attempt(guid: str, did: int, code: int, at: str) -> dict[str, object]:

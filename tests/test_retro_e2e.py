@@ -1,8 +1,8 @@
 """Retrospectives end to end: opened on Resolved or by /retro, completed → Reviewed."""
 
 from app.lifecycle import Status
+from app.sandbox.github import FakeIssue
 from tests.conftest import Harness
-from tests.fake_github import FakeIssue
 from tests.test_followup_e2e import REPO, SP, ST, declare, record, say, status_comment, triage
 
 RS, RV = "status:resolved", "status:reviewed"

@@ -412,7 +412,7 @@ def test_access_log_lines_hide_one_time_codes(
     from uvicorn.logging import AccessFormatter
 
     from app.main import create_app
-    from tests.fake_github import FakeGitHub
+    from app.sandbox.github import FakeGitHub
     from tests.test_browser import served
 
     caplog.set_level(logging.INFO, logger="uvicorn.access")

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from app.db import create_schema, make_engine
+from app.sandbox.github import FakeGitHub
 from app.settings import Settings
 from app.store import IncidentStore
-from tests.fake_github import FakeGitHub
 from tests.seed import PUBLIC, seed
 
 

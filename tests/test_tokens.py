@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from app.github import GitHubApp, GitHubRefused
+from app.sandbox.github import FakeGitHub
 from tests.conftest import Harness
-from tests.fake_github import FakeGitHub
 
 REPO = "octo/ops"
 SP, ST = "status:stabilization-pending", "status:stabilized"

@@ -126,7 +126,7 @@ class Call:
         return self.method != "GET" and "access_tokens" not in self.path
 
 
-async def _discard(message: dict[str, Any]) -> None:
+async def _discard(message: Any) -> None:
     """An ASGI `send` that drops the answer (the work is done, the reply is lost)."""
 
 
@@ -504,7 +504,7 @@ class FakeGitHub:
             return
         status_holder: dict[str, int] = {}
 
-        async def capture(message: dict[str, Any]) -> None:
+        async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
             await send(message)
