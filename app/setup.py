@@ -254,12 +254,18 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         f'<label>App name <input type=text name=name value="{escape(name)}"></label> '
         f'<label>Organisation <input type=text name=org value="{escape(org or "")}"></label> '
         "<button type=submit>Prepare</button></form></section>"
-        '<section><h2>Try it first</h2><p>The <a href="/sandbox">sandbox</a> runs the service '
-        "against a simulated GitHub in this process: no App needed.</p></section>"
-        "<section><h2>By hand</h2><p class=muted><code>app.yml</code> in the repository holds "
+        + TRY_IT
+        + "<section><h2>By hand</h2><p class=muted><code>app.yml</code> in the repository holds "
         "the same manifest for registering the App by hand.</p></section>"
     )
     return HTMLResponse(page("Set up", body))
+
+
+# The sandbox needs no token: it touches nothing but a simulated GitHub and a temp database.
+TRY_IT = (
+    '<section><h2>Try it first</h2><p>The <a href="/sandbox">sandbox</a> runs the service '
+    "against a simulated GitHub in this process: no App needed.</p></section>"
+)
 
 
 def _token_page() -> HTMLResponse:
@@ -269,7 +275,7 @@ def _token_page() -> HTMLResponse:
         "token that the service printed on its console when it started "
         f"(<code>…{SETUP_PATH}?token=…</code>; with <code>make run</code>, in the terminal; "
         "in a container, in its output). Open that link. Restarting the service prints a "
-        "new one.</p></section>"
+        "new one.</p></section>" + TRY_IT
     )
     return HTMLResponse(page("Set up", body), status_code=403)
 

@@ -94,7 +94,7 @@ async def test_the_outsider_is_refused_and_user_text_is_escaped(site: httpx.Asyn
     await site.get("/sandbox")
     hostile = "<script>alert(1)</script>"
     await act(site, action="open", title=hostile, text="<img src=x onerror=alert(2)>")
-    page = (await act(site, action="comment", number=1, text=f"/incident 1 {hostile}")).text
+    page = (await act(site, action="comment", number=1, text=f"{hostile}\n/incident 1")).text
     page = (await act(site, action="comment", number=1, text="/incident 1", actor="riley")).text
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

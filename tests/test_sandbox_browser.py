@@ -2,7 +2,8 @@
 
 Declare, an illegal move reverted, `/stabilize`, resolve: each step fills and submits the
 page's own forms, waits for the reloaded page and checks what it shows. The screenshots go
-to docs/screenshots/ (the README opens with them).
+to test-artifacts/; `UPDATE_SCREENSHOTS=1 make test` refreshes docs/screenshots/ (the README
+opens with them), so an ordinary run leaves the work tree clean.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +28,12 @@ from app.settings import Settings
 from tests.test_browser import FLAGS, served
 from tests.test_browser import browser as browser  # the fixture: Chromium, or skip
 
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else ROOT / "test-artifacts" / "screenshots"
+)
 SP, ST, RS = "status:stabilization-pending", "status:stabilized", "status:resolved"
 
 
