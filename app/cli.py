@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +108,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default: PORT)")] = None,
 ) -> None:
     """Run the service (what `make run` runs)."""
+    if port is not None:
+        # The app reads its own settings when uvicorn imports it: its start line names the port.
+        os.environ["PORT"] = str(port)
+        get_settings.cache_clear()
     settings = load_settings()
     uvicorn.run(
         "app.main:app",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,9 +15,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from app import auth, dashboard, metrics, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
+from app.logs import start_line
 from app.services import build_services
 from app.settings import Settings, get_settings
 from app.webhooks import WebhookFastPath, make_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -33,6 +37,13 @@ def create_app(
             settings, github_transport=github_transport, start_worker=start_worker
         )
         app.state.services = services
+        log.info(
+            start_line(
+                port=settings.port,
+                public_url=settings.public_url,
+                configured=services.github is not None,
+            )
+        )
         # Everything loaded so far lives as long as the process: keep the garbage collector
         # from walking it again and again (its full passes were the receiver's p99).
         gc.freeze()

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/incident-flow.db"
     port: int = 3000
     log_level: str = "INFO"
-    log_format: str = "json"
+    # json, text, or auto: text when the log goes to a terminal, JSON lines otherwise.
+    log_format: str = "auto"
 
     # First run and the dashboard: where the service is reached, GitHub's web side (derived
     # from GITHUB_API_URL unless set, so GitHub Enterprise Server works), the App's OAuth
