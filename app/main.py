@@ -59,7 +59,12 @@ def create_app(
         # We export Prometheus metrics ourselves; FastAPI's OpenTelemetry hooks would cost
         # every request a look at the environment for providers that are never set.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Swagger UI and ReDoc load their scripts from a CDN (blank offline): off.
+        # The description itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
+    dashboard.install_error_pages(app)
     app.include_router(make_router(settings.webhook_path))
     app.include_router(metrics.make_router())
     app.include_router(setup.make_router())
