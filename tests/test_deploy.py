@@ -124,3 +124,25 @@ def test_env_example_lists_every_setting_unquoted() -> None:
     # The uncommented lines are the defaults: copying the file as .env changes nothing.
     example = Settings(_env_file=".env.example")  # type: ignore[call-arg]
     assert example.model_dump() == defaults().model_dump()
+
+
+def make_rule(target: str) -> tuple[list[str], list[str]]:
+    """A Makefile rule's prerequisites and recipe lines."""
+    makefile = Path("Makefile").read_text().replace("$(VENV)", ".venv")
+    found = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n)*)", makefile, flags=re.MULTILINE)
+    assert found, target
+    return found[1].split(), [line.strip() for line in found[2].splitlines()]
+
+
+def test_make_run_installs_runtime_dependencies_only() -> None:
+    run_needs, _ = make_rule("run")
+    test_needs, _ = make_rule("test")
+    assert ".venv/.synced-run" in run_needs and ".venv/.synced-dev" not in run_needs
+    assert ".venv/.synced-dev" in test_needs
+    _, runtime = make_rule(".venv/.synced-run")
+    (sync,) = [line for line in runtime if " sync " in line]
+    # --inexact: `make run` after `make test` leaves the development tools in place.
+    assert "--no-dev" in sync and "--inexact" in sync and "--all-groups" not in sync
+    _, full = make_rule(".venv/.synced-dev")
+    (sync,) = [line for line in full if " sync " in line]
+    assert "--all-groups" in sync and "--frozen" in sync
