@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build stage: the locked dependencies (uv.lock) into a virtualenv, then the app itself.
-FROM python:3.11-slim AS build
+FROM python:3.11.14-slim-bookworm AS build
 ENV UV_PROJECT_ENVIRONMENT=/opt/venv UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
@@ -10,7 +10,7 @@ COPY app ./app
 RUN uv sync --frozen --no-dev
 
 # Run stage: no build tools, a non-root user, the SQLite data directory as a volume.
-FROM python:3.11-slim
+FROM python:3.11.14-slim-bookworm
 RUN useradd --create-home --uid 10001 incident
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

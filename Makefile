@@ -8,25 +8,32 @@ BIN := $(VENV)/bin
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --quiet
+# Two stamps, one venv: `make run` needs the runtime dependencies only; `make test` adds the
+# development tools. The runtime sync is --inexact so that it never removes tools a test
+# run installed; the full sync runs when its own stamp is missing, so tools come back.
+$(VENV)/.synced-run: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev --inexact --quiet
 	touch $@
 
-run: $(VENV)/.synced
+$(VENV)/.synced-dev: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --quiet
+	touch $@ $(VENV)/.synced-run
+
+run: $(VENV)/.synced-run
 	$(BIN)/python -m app serve
 
-test: $(VENV)/.synced lint typecheck pytest
+test: $(VENV)/.synced-dev lint typecheck pytest
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced-dev
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 
-typecheck: $(VENV)/.synced
+typecheck: $(VENV)/.synced-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.synced browser
+pytest: $(VENV)/.synced-dev browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The browser tests drive Debian's chromium; install it where we can (root with apt-get).
@@ -38,10 +45,10 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and not installable here: browser tests are skipped"; fi; }
 
-bench: $(VENV)/.synced
+bench: $(VENV)/.synced-dev
 	$(BIN)/python -m bench
 
-soak: $(VENV)/.synced
+soak: $(VENV)/.synced-dev
 	$(BIN)/pytest -q -m soak
 
 clean:

@@ -7,12 +7,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 import uvicorn
+from typer._click.core import Context as ClickContext  # typer carries its own click
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
+from app.cli_errors import VERBOSE_HINT, explain
 from app.config import parse_config
 from app.github import GitHubApp
 from app.label_sync import sync_labels as sync_repo_labels
@@ -24,17 +28,62 @@ from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.stats import humanize, ordered, status_since
 
+
+class OperatorErrors(TyperGroup):
+    """Known failures (GitHub, the database, credentials) in a line or two, not a traceback."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
+        # `--verbose` belongs to the group, but people type it after the command too.
+        if "--verbose" in args:
+            args = ["--verbose", *(arg for arg in args if arg != "--verbose")]
+        return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as exc:
+            if ctx.params.get("verbose"):
+                raise
+            try:
+                message = explain(exc, load_settings())
+            except Exception:
+                message = None  # the settings themselves fail: show the original error
+            if message is None:
+                raise
+            typer.echo(f"error: {message}", err=True)
+            typer.echo(VERBOSE_HINT, err=True)
+            raise typer.Exit(1) from None
+
+
 cli = typer.Typer(
     name="incident-flow",
     help="Incident Flow: incident response in GitHub issues.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OperatorErrors,
 )
 
 # Seams for tests: the settings, and how GitHub is reached (the fake, in tests).
 load_settings = get_settings
 github_transport: httpx.AsyncBaseTransport | None = None
+
+
+@cli.callback()
+def root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="show the whole traceback when a command fails")
+    ] = False,
+) -> None:
+    """Incident Flow: incident response in GitHub issues."""
 
 
 def fail(message: str) -> None:
@@ -61,9 +110,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default: PORT)")] = None,
 ) -> None:
     """Run the service (what `make run` runs); only this machine reaches it by default."""
-    if port:
-        # The app reads PORT too: the set-up link it prints names the port it listens on.
+    if port is not None:
+        # The app reads its own settings when uvicorn imports it: its start line names the port.
         os.environ["PORT"] = str(port)
+        get_settings.cache_clear()
     settings = load_settings()
     uvicorn.run(
         "app.main:app",

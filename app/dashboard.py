@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import RepoAccess, SignedOut, Viewer, viewer_of
 from app.chart import chart_svg
 from app.config import CONFIG_PATH, LoadedConfig, in_force
+from app.github import GitHubRefused, GitHubUnavailable
 from app.lifecycle import MEANINGS
-from app.pages import escape, page
+from app.pages import error_page, escape, page
 from app.records import Incident
 from app.settings import Settings
 from app.setup import credentials_present, setup_entry
@@ -145,12 +150,40 @@ def config_notes(settings: Settings, invalid: dict[str, LoadedConfig]) -> str:
     return f"<section class=warn>{notes}</section>" if notes else ""
 
 
+def next_steps(install_url: str | None, *, sandbox: bool) -> str:
+    """What an empty dashboard says to do next: install, declare, or try the sandbox."""
+    install = (
+        f'<a href="{escape(install_url)}">Install the App</a>'
+        if install_url
+        else "Install the App (its page on GitHub: <i>Install App</i>)"
+    )
+    try_it = (
+        '<p>No App yet? <a href="/sandbox">Try it in the sandbox</a>: a simulated GitHub '
+        "in this process, no registration needed.</p>"
+        if sandbox
+        else ""
+    )
+    return (
+        "<div class=empty><p><b>No incidents yet.</b> To record the first one:</p>"
+        f"<ol class=steps><li>{install} on the repositories that run incidents; it creates "
+        "its labels there.</li>"
+        "<li>Declare an incident: label an issue <code>incident</code> and "
+        "<code>severity:1</code> (or 2, 3), or comment <code>/incident 1</code> on it.</li>"
+        "<li>The service takes it from there (status comment, lead, timeline) and it "
+        "appears here.</li></ol>"
+        f"{try_it}</div>"
+    )
+
+
 def list_page(
     settings: Settings,
     incidents: list[Incident],
     viewer: Viewer | None,
     sort: str,
     notes: str = "",
+    *,
+    install_url: str | None = None,
+    sandbox: bool = False,
 ) -> str:
     now = datetime.now(UTC)
     heads = "".join(
@@ -171,7 +204,7 @@ def list_page(
     table = (
         f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows
-        else "<p class=muted>No incidents to show.</p>"
+        else next_steps(install_url, sandbox=sandbox)
     )
     open_count = sum(1 for i in incidents if i.managed and is_open(i))
     stats = severity_stats(incidents, now)
@@ -185,6 +218,15 @@ def list_page(
         f"{notes}<section><h1>Incidents</h1><p>{open_count} open · "
         '<a href="/api/incidents">JSON</a></p>'
         f"{table}</section>"
+    )
+    if not incidents:  # nothing to chart yet: the next steps are the page
+        return page(
+            "Incidents",
+            body,
+            viewer=viewer.login if viewer else None,
+            sign_in=can_sign_in(settings),
+        )
+    body += (
         "<section><h2>Time to stabilize and resolve, last 90 days</h2>"
         f"{chart_svg(stats)}"
         "<table><thead><tr><th>Severity</th><th>Incidents</th><th>Stabilize, median</th>"
@@ -254,6 +296,60 @@ RESTART_PAGE = page(
 )
 
 
+async def install_url(services: Any) -> str | None:
+    """The App's installation page on GitHub (its slug is asked once), or None if unknown."""
+    if services.github is None:
+        return None
+    try:
+        slug = await services.github.slug()
+    except (GitHubUnavailable, GitHubRefused):
+        return None
+    return f"{services.settings.github_web_url}/apps/{quote(slug)}/installations/new"
+
+
+ERROR_TITLES = {404: "Not found", 405: "Not allowed", 500: "Something went wrong"}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not an API client, and never under /api/)."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, detail: str, headers: Any = None) -> Response:
+    if wants_html(request):
+        title = ERROR_TITLES.get(status, "Request failed")
+        return HTMLResponse(error_page(status, title, detail), status, headers=headers)
+    return JSONResponse({"detail": detail}, status, headers=headers)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Browsers get an HTML page for a failed request; API clients keep FastAPI's JSON."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if not wants_html(request):  # FastAPI's own answer, unchanged
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is nothing at this address, or nothing you may see here."
+        return _error_response(request, exc.status_code, detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            return _error_response(request, 404, "This address is not one the service knows.")
+        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Logged by the server with its traceback; the visitor gets no internals.
+        return _error_response(
+            request, 500, "The service failed to answer this request; it has been logged."
+        )
+
+
 def make_router() -> APIRouter:
     router = APIRouter()
 
@@ -268,7 +364,18 @@ def make_router() -> APIRouter:
         incidents, viewer = await visible_incidents(request)
         sort = sort if sort in SORTS else "open"
         notes = config_notes(services.settings, await invalid_configs(request, viewer))
-        return HTMLResponse(list_page(services.settings, incidents, viewer, sort, notes))
+        install = None if incidents else await install_url(services)
+        return HTMLResponse(
+            list_page(
+                services.settings,
+                incidents,
+                viewer,
+                sort,
+                notes,
+                install_url=install,
+                sandbox=services.github is None,
+            )
+        )
 
     @router.get("/incidents/{owner}/{name}/{number}", include_in_schema=False)
     async def incident(request: Request, owner: str, name: str, number: int) -> HTMLResponse:

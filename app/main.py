@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,11 +14,13 @@ from fastapi.responses import JSONResponse
 from app import auth, dashboard, metrics, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
-from app.logs import install_redaction
+from app.logs import install_redaction, start_line
 from app.sandbox import routes as sandbox
 from app.services import build_services
 from app.settings import Settings, get_settings
 from app.webhooks import WebhookFastPath, make_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -35,6 +38,13 @@ def create_app(
             settings, github_transport=github_transport, start_worker=start_worker
         )
         app.state.services = services
+        log.info(
+            start_line(
+                port=settings.port,
+                public_url=settings.public_url,
+                configured=services.github is not None,
+            )
+        )
         setup.announce(app.state, settings)
         # Everything loaded so far lives as long as the process: keep the garbage collector
         # from walking it again and again (its full passes were the receiver's p99).
@@ -52,7 +62,12 @@ def create_app(
         # We export Prometheus metrics ourselves; FastAPI's OpenTelemetry hooks would cost
         # every request a look at the environment for providers that are never set.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Swagger UI and ReDoc load their scripts from a CDN (blank offline): off.
+        # The description itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
+    dashboard.install_error_pages(app)
     app.include_router(make_router(settings.webhook_path))
     app.include_router(metrics.make_router())
     app.include_router(setup.make_router())

@@ -21,7 +21,17 @@ from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcil
 from app.label_sync import INSTALLATION_EVENTS, describe, plan_labels
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.payloads import Event
-from app.plan import AddLabels, PostComment, RemoveLabel, SetIssueState
+from app.plan import (
+    AddLabels,
+    AddSubIssueLabels,
+    Assign,
+    Effect,
+    LabelOpenSubIssues,
+    OpenIssue,
+    PostComment,
+    RemoveLabel,
+    SetIssueState,
+)
 from app.records import Incident
 from app.responder import hint_for, issue_from_api, labelled
 from app.services import build_services
@@ -80,18 +90,45 @@ def decide(
     return None, f"ignored: {event_name} deliveries are not decided by the core"
 
 
-def describe_effect(effect: object) -> str:
+def shown(text: str, limit: int = 100) -> str:
+    """Text from GitHub fit for a terminal: one line, control characters escaped, bounded."""
+    text = text[:limit]
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _first_line(body: str) -> str:
+    stripped = body.strip()
+    return shown(stripped.splitlines()[0]) if stripped else "(empty)"
+
+
+def describe_effect(effect: Effect) -> str:
+    """One short line per effect of a plan, as an operator would say it."""
     match effect:
         case AddLabels(names):
-            return "add labels " + ", ".join(names)
+            return "add labels " + ", ".join(shown(n) for n in names)
         case RemoveLabel(name):
-            return f"remove label {name}"
+            return f"remove label {shown(name)}"
         case PostComment(key=key, body=body):
-            first = body.strip().splitlines()[0] if body.strip() else ""
-            return f"comment [{key}]: {first[:100]}"
+            return f"comment [{shown(key)}]: {_first_line(body)}"
         case SetIssueState(state, reason):
             return f"set issue {state}" + (f" ({reason})" if reason else "")
-    return repr(effect)
+        case OpenIssue(title=title, labels=labels, assignees=assignees, sub_issue_of=parent):
+            line = f'open issue "{shown(title)}"'
+            if labels:
+                line += " labelled " + ", ".join(shown(n) for n in labels)
+            if assignees:
+                line += " for " + ", ".join("@" + shown(a) for a in assignees)
+            return line + (f" as a sub-issue of #{parent}" if parent is not None else "")
+        case LabelOpenSubIssues(having=having, add=add):
+            joined = ", ".join(shown(n) for n in add)
+            return f"add labels {joined} to open sub-issues labelled {shown(having)}"
+        case AddSubIssueLabels(number=number, names=labels):
+            return f"add labels {', '.join(shown(n) for n in labels)} to sub-issue #{number}"
+        case Assign(add=add, remove=remove):
+            parts = [f"assign {', '.join('@' + shown(a) for a in add)}"] if add else []
+            parts += [f"unassign {', '.join('@' + shown(a) for a in remove)}"] if remove else []
+            return "; ".join(parts) or "assignees unchanged"
+    return type(effect).__name__
 
 
 def _status(incident: Incident | None) -> str:
@@ -106,13 +143,13 @@ def render(result: Replayed) -> str:
     lines: list[str] = []
     if result.hint is not None:
         hint = result.hint
-        label = f" {hint.label!r}" if hint.label else ""
+        label = f' "{shown(hint.label)}"' if hint.label else ""
         lines.append(f"event:   {hint.event} {hint.action}{label} by {hint.actor} at {hint.at}")
     if result.issue is not None:
         issue = result.issue
         lines.append(
-            f"issue:   {issue.repo}#{issue.number} {issue.title!r} [{issue.state}] "
-            f"labels: {', '.join(issue.labels) or '(none)'}"
+            f'issue:   {issue.repo}#{issue.number} "{shown(issue.title)}" [{issue.state}] '
+            f"labels: {', '.join(shown(n) for n in issue.labels) or '(none)'}"
         )
     lines.append(f"record:  {_status(result.before)}")
     decision = result.decision
@@ -124,7 +161,10 @@ def render(result: Replayed) -> str:
         lines.append(f"after:   {_status(decision.incident)}")
         start = len(result.before.timeline) if result.before is not None else 0
         added = decision.incident.timeline[start:] if decision.incident is not None else ()
-        lines += [f"  + {e.at:%Y-%m-%d %H:%M:%S} {e.actor} {e.kind}: {e.detail}" for e in added]
+        lines += [
+            f"  + {e.at:%Y-%m-%d %H:%M:%S} {shown(e.actor)} {e.kind}: {shown(e.detail, 200)}"
+            for e in added
+        ]
         if result.outcome:
             lines.append(f"outcome: {result.outcome}")
     lines += [f"note:    {note}" for note in result.notes]

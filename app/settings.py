@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     # default a proxy on this machine only. Comma-separated addresses or networks.
     forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = "INFO"
-    log_format: str = "json"
+    # json, text, or auto: text when the log goes to a terminal, JSON lines otherwise.
+    log_format: str = "auto"
 
     # First run and the dashboard: where the service is reached, GitHub's web side (derived
     # from GITHUB_API_URL unless set, so GitHub Enterprise Server works), the App's OAuth

@@ -7,7 +7,9 @@ it skips these tests with the reason; in CI (CI=true) they must run, so a missin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -141,3 +143,66 @@ def test_signed_out_browser_never_sees_a_private_incident(
         dom = chromium(browser, tmp_path / f"q{n}", "--dump-dom", dashboard_url + path)
         assert SECRET_TITLE not in dom, path
         assert PRIVATE not in dom or path.startswith("/incidents"), path
+
+
+PHONE = 390
+MEASURE = """<!doctype html><meta charset=utf-8><body style="margin:0">
+<script>
+// Each page in a phone-wide frame of this same origin; its document's width is written out.
+const paths = %s;
+const frames = paths.map((path) => {
+  const frame = document.createElement("iframe");
+  frame.width = "%d"; frame.height = "800"; frame.style.border = "0"; frame.src = path;
+  document.body.append(frame);
+  return frame;
+});
+addEventListener("load", () => {
+  const out = document.createElement("pre");
+  out.id = "widths";
+  out.textContent = frames.map((f, i) =>
+    paths[i] + " " + f.contentDocument.documentElement.scrollWidth).join("\\n");
+  document.body.append(out);
+});
+</script>"""
+
+
+def test_pages_fit_a_phone_wide_screen(browser: str, settings_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.responses import HTMLResponse
+
+    fake = FakeGitHub()
+    settings = settings_for(f"sqlite:///{tmp_path}/phone.db")
+
+    async def seed_database() -> None:
+        engine = make_engine(settings.async_database_url)
+        await create_schema(engine)
+        await seed(IncidentStore(engine), fake, datetime.now(UTC))
+        await engine.dispose()
+
+    asyncio.run(seed_database())
+    app = create_app(settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False)
+    paths = ["/", "/?sort=age", f"/incidents/{PUBLIC}/4", f"/incidents/{PUBLIC}/99", "/nowhere"]
+    page = MEASURE % (json.dumps(paths), PHONE)
+    app.add_api_route("/__measure", lambda: HTMLResponse(page), include_in_schema=False)
+    with served(app) as url:
+        dom = chromium(
+            browser,
+            tmp_path / "phone",
+            "--virtual-time-budget=10000",
+            f"--window-size={PHONE},900",
+            "--dump-dom",
+            url + "/__measure",
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        chromium(
+            browser,
+            tmp_path / "phone-shot",
+            f"--screenshot={(ARTIFACTS / 'dashboard-phone.png').resolve()}",
+            f"--window-size={PHONE},1400",
+            "--hide-scrollbars",
+            url + "/",
+        )
+    found = re.search(r'<pre id="widths">(.*?)</pre>', dom, flags=re.DOTALL)
+    assert found, dom[-2000:]
+    widths = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in found[1].splitlines()}
+    assert set(widths) == set(paths)
+    assert all(width <= PHONE for width in widths.values()), widths

@@ -229,3 +229,104 @@ def test_serve_listens_on_the_loopback_unless_told(
         ("127.0.0.1", configured.port),
         ("0.0.0.0", 4000),
     ]
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def short_error(code: int, out: str) -> list[str]:
+    """The failure is a line or two (plus the --verbose hint), never a traceback."""
+    lines = out.strip().splitlines()
+    assert code == 1, out
+    assert "Traceback" not in out and len(lines) <= 3, out
+    assert lines[-1] == "(run again with --verbose for the traceback)"
+    return lines
+
+
+def test_github_unreachable_says_what_to_check(
+    configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "github_transport", httpx.MockTransport(unreachable))
+    lines = short_error(*run("sync-labels", PUBLIC))
+    assert lines[0].startswith("error: GitHub cannot be reached at https://api.github.test")
+    assert "GITHUB_API_URL" in lines[0]
+    result = runner.invoke(cli.cli, ["sync-labels", PUBLIC, "--verbose"])
+    assert result.exit_code == 1 and "cannot be reached" not in result.output
+    assert type(result.exception).__name__ == "GitHubUnavailable"
+    result = runner.invoke(cli.cli, ["--verbose", "redeliver"])
+    assert type(result.exception).__name__ == "GitHubUnavailable"
+
+
+def test_bad_credentials_name_the_settings(configured: Settings, fake: FakeGitHub) -> None:
+    fake.fail("GET", r"/installation$", 401, body={"message": "Bad credentials"})
+    lines = short_error(*run("sync-labels", PUBLIC))
+    assert "401" in lines[0] and "APP_ID and PRIVATE_KEY" in lines[0]
+
+
+def test_an_unparsable_private_key_is_named(
+    monkeypatch: pytest.MonkeyPatch, settings_for, fake: FakeGitHub
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(cli, "load_settings", lambda: settings_for(private_key="not a key"))
+    monkeypatch.setattr(cli, "github_transport", httpx.ASGITransport(app=fake))
+    lines = short_error(*run("redeliver"))
+    assert "PRIVATE_KEY is not a PEM private key" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres:hunter2@127.0.0.1:1/nowhere",
+        "postgresql://postgres@127.0.0.1:5432/incident_flow_missing_database",
+    ],
+    ids=["refused", "no-such-database"],
+)
+def test_database_unreachable_says_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, settings_for, url: str
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(cli, "load_settings", lambda: settings_for(url))
+    lines = short_error(*run("incidents", PUBLIC))
+    assert lines[0].startswith("error: the database cannot be reached at postgresql://")
+    assert "DATABASE_URL" in lines[0]
+    assert "hunter2" not in "".join(lines)
+
+
+def test_replay_shows_every_effect_as_a_line_not_a_repr() -> None:
+    from app.plan import (
+        AddLabels,
+        AddSubIssueLabels,
+        Assign,
+        LabelOpenSubIssues,
+        OpenIssue,
+        PostComment,
+        RemoveLabel,
+        SetIssueState,
+    )
+    from app.replay import describe_effect
+
+    lines = {
+        type(effect).__name__: describe_effect(effect)
+        for effect in (
+            AddLabels(("incident", "severity:1")),
+            RemoveLabel("status:resolved"),
+            PostComment("status", "\n**Incident**\nmore"),
+            SetIssueState("closed", "completed"),
+            OpenIssue("stab-1", "Fix \x1b[31mDNS", "body", ("critical",), ("bob",), 7),
+            LabelOpenSubIssues("stabilization", ("critical",)),
+            AddSubIssueLabels(9, ("critical",)),
+            Assign(("bob",), ("alice",)),
+        )
+    }
+    assert lines == {
+        "AddLabels": "add labels incident, severity:1",
+        "RemoveLabel": "remove label status:resolved",
+        "PostComment": "comment [status]: **Incident**",
+        "SetIssueState": "set issue closed (completed)",
+        "OpenIssue": 'open issue "Fix \\x1b[31mDNS" labelled critical for @bob'
+        " as a sub-issue of #7",
+        "LabelOpenSubIssues": "add labels critical to open sub-issues labelled stabilization",
+        "AddSubIssueLabels": "add labels critical to sub-issue #9",
+        "Assign": "assign @bob; unassign @alice",
+    }
+    for line in lines.values():
+        assert "(" not in line.split(" (")[0] and "=" not in line  # no dataclass repr

@@ -158,3 +158,74 @@ def test_security_md_is_linked_and_names_real_settings() -> None:
     fields = set(Settings.model_fields)
     named = set(re.findall(r"`([A-Z][A-Z_]{3,})`", SECURITY))
     assert named and {name.lower() for name in named} <= fields, named
+
+
+def test_a_project_others_can_adopt() -> None:
+    assert Path("LICENSE").read_text().startswith("MIT License")
+    changelog = Path("CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog and "## [0.1.0]" in changelog
+    assert "keepachangelog.com" in changelog
+    workflow = Path(".github/workflows/test.yml").read_text()
+    assert "make test" in workflow and "postgres" in workflow
+    assert "make test" in Path(".ci/run").read_text()
+
+
+def test_dockerfile_pins_the_base_image_and_uv() -> None:
+    images = re.findall(r"^FROM\s+(\S+)", DOCKERFILE, flags=re.MULTILINE)
+    assert len(images) >= 2
+    for image in images:
+        # python:3.11.N-..., never a moving tag such as python:3.11-slim.
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", image), image
+    pinned = re.search(r"pip install [^\n]*\buv==(\d+\.\d+\.\d+)", DOCKERFILE)
+    assert pinned, "uv is not pinned in the Dockerfile"
+    assert f"uv=={pinned.group(1)}" in Path("Makefile").read_text()  # one uv for both
+
+
+def test_dockerignore_keeps_secrets_and_state_out_of_the_build() -> None:
+    ignored = set(Path(".dockerignore").read_text().split())
+    for entry in (".env", ".venv/", "data/", ".git/", "test-artifacts/", "*.pem"):
+        assert entry in ignored, entry
+    assert {".mypy_cache/", ".ruff_cache/", ".pytest_cache/", "__pycache__/"} <= ignored
+    copied = " ".join(re.findall(r"^COPY\s+(?!--from)(.*)$", DOCKERFILE, flags=re.MULTILINE))
+    assert ".env" not in copied and "data" not in copied
+
+
+def test_env_example_lists_every_setting_unquoted() -> None:
+    lines = Path(".env.example").read_text().splitlines()
+    setting = re.compile(r"(?:# )?([A-Z][A-Z0-9_]*)=(.*)")
+    assigned = {}
+    for n, line in enumerate(lines):
+        match = setting.fullmatch(line)
+        if match is None:
+            continue
+        name, value = match.groups()
+        assert not value.startswith(("'", '"')), f"{name} is quoted: docker keeps the quotes"
+        before = lines[n - 1]
+        assert before.startswith("# ") and not setting.fullmatch(before), f"{name}: no comment"
+        assigned[name] = value
+    assert set(assigned) == {name.upper() for name in Settings.model_fields}
+    # The uncommented lines are the defaults: copying the file as .env changes nothing.
+    example = Settings(_env_file=".env.example")  # type: ignore[call-arg]
+    assert example.model_dump() == defaults().model_dump()
+
+
+def make_rule(target: str) -> tuple[list[str], list[str]]:
+    """A Makefile rule's prerequisites and recipe lines."""
+    makefile = Path("Makefile").read_text().replace("$(VENV)", ".venv")
+    found = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n)*)", makefile, flags=re.MULTILINE)
+    assert found, target
+    return found[1].split(), [line.strip() for line in found[2].splitlines()]
+
+
+def test_make_run_installs_runtime_dependencies_only() -> None:
+    run_needs, _ = make_rule("run")
+    test_needs, _ = make_rule("test")
+    assert ".venv/.synced-run" in run_needs and ".venv/.synced-dev" not in run_needs
+    assert ".venv/.synced-dev" in test_needs
+    _, runtime = make_rule(".venv/.synced-run")
+    (sync,) = [line for line in runtime if " sync " in line]
+    # --inexact: `make run` after `make test` leaves the development tools in place.
+    assert "--no-dev" in sync and "--inexact" in sync and "--all-groups" not in sync
+    _, full = make_rule(".venv/.synced-dev")
+    (sync,) = [line for line in full if " sync " in line]
+    assert "--all-groups" in sync and "--frozen" in sync
