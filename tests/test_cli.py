@@ -259,7 +259,7 @@ def test_github_unreachable_says_what_to_check(
 
 
 def test_bad_credentials_name_the_settings(configured: Settings, fake: FakeGitHub) -> None:
-    fake.fail("GET", r"/installation$", 401, body={"message": "Bad credentials"})
+    fake.fail("GET", r"/installation$", 401, times=2, body={"message": "Bad credentials"})
     lines = short_error(*run("sync-labels", PUBLIC))
     assert "401" in lines[0] and "APP_ID and PRIVATE_KEY" in lines[0]
 

@@ -4,11 +4,11 @@ import re
 
 import httpx
 import pytest
-from tests.fake_github import APP_SLUG
 
 from app.dashboard import next_steps
 from app.pages import STYLE
 from app.records import Severity
+from app.sandbox.github import APP_SLUG
 from tests.conftest import Harness
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
