@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -63,6 +64,7 @@ deliveries = Table(
     Column("payload", Text, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("state", String(16), nullable=False),  # pending, processing, done, dead
+    # Counted when claimed, so an attempt that kills the process still counts.
     Column("attempts", Integer, nullable=False, default=0),
     Column("available_at", UTCDateTime, nullable=False),
     Column("lease_until", UTCDateTime),
@@ -70,6 +72,9 @@ deliveries = Table(
     Column("last_error", Text),
     Column("outcome", String(200)),
     Column("finished_at", UTCDateTime),
+    # Attempts cut off unfinished (the process died, or its lease ran out): a delivery that
+    # kills the process every time is given up after max_attempts of these.
+    Column("abandoned", Integer, nullable=False, default=0, server_default=text("0")),
 )
 # Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
 # the table's only index beside the keys: each index is a cost on every stored delivery, and
@@ -225,6 +230,7 @@ async def create_schema(engine: AsyncEngine) -> None:
         await conn.run_sync(metadata.create_all)
         # create_all skips tables that exist; an index added since then is created here.
         await conn.run_sync(_create_missing_indexes)
+        await conn.run_sync(_add_missing_columns)
         for name in _RETIRED_INDEXES:
             await conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
@@ -237,6 +243,26 @@ def _create_missing_indexes(conn: Any) -> None:
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+
+
+# Columns added since a table was first created: (table, column), each with a default.
+_ADDED_COLUMNS = (("deliveries", "abandoned"),)
+
+
+def _add_missing_columns(conn: Any) -> None:
+    for table_name, column_name in _ADDED_COLUMNS:
+        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        if column_name in present:
+            continue
+        column = metadata.tables[table_name].c[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        default = column.server_default.arg.text  # type: ignore[union-attr]
+        conn.execute(
+            text(
+                f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}"
+                f" NOT NULL DEFAULT {default}"
+            )
+        )
 
 
 def utcnow() -> datetime:
