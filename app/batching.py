@@ -18,8 +18,16 @@ class GroupCommit(Generic[T, R]):
     so an answer given on it (a 202) still means stored.
     """
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[list[R]]], max_batch: int = 200):
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[list[R]]],
+        max_batch: int = 200,
+        *,
+        whole_batch: type[Exception] | None = None,
+    ):
         self._write = write
+        # An error of this type is the store's, not one item's: it fails every item at once.
+        self._whole_batch = whole_batch
         self._max_batch = max_batch
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -41,6 +49,10 @@ class GroupCommit(Generic[T, R]):
         try:
             results = await self._write([item for item, _ in batch])
         except Exception as exc:
+            if self._whole_batch is not None and isinstance(exc, self._whole_batch):
+                for _, future in batch:
+                    _settle(future, error=exc)
+                return
             if len(batch) > 1:
                 # One bad item must not fail the others: write them one by one.
                 for one in batch:

@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 from app.cli_errors import VERBOSE_HINT, explain
 from app.config import parse_config
 from app.github import GitHubApp
+from app.inbox import DeadLetter
 from app.label_sync import sync_labels as sync_repo_labels
 from app.records import Incident
 from app.redeliver import parse_since, redeliver_failed
@@ -235,6 +236,80 @@ def incidents(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
         return incident_table(found)
 
     typer.echo(asyncio.run(run()))
+
+
+@cli.command("dead-letters")
+def dead_letters(
+    limit: Annotated[int, typer.Option(help="how many to list, the latest first")] = 100,
+) -> None:
+    """List the deliveries given up on (dead letters), with their last error."""
+
+    async def run() -> list[DeadLetter]:
+        services = await _services(load_settings())
+        try:
+            return await services.inbox.dead_letters(limit)
+        finally:
+            await services.close()
+
+    typer.echo(dead_letter_table(asyncio.run(run())))
+
+
+@cli.command()
+def retry(
+    delivery_ids: Annotated[
+        list[str] | None, typer.Argument(help="X-GitHub-Delivery ids of dead letters")
+    ] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="every dead letter")] = False,
+) -> None:
+    """Give dead letters a fresh round of attempts (after fixing what killed them)."""
+    if bool(delivery_ids) == all_dead:
+        fail("give DELIVERY_ID... or --all")
+
+    async def run() -> int:
+        services = await _services(load_settings())
+        try:
+            return await services.inbox.revive(None if all_dead else delivery_ids)
+        finally:
+            await services.close()
+
+    count = asyncio.run(run())
+    typer.echo(f"{count} dead letter{'' if count == 1 else 's'} queued again")
+    if delivery_ids and count < len(set(delivery_ids)):
+        fail("some ids are not dead letters (see `dead-letters`)")
+
+
+def dead_letter_table(letters: list[DeadLetter]) -> str:
+    if not letters:
+        return "no dead letters"
+    rows = [("DELIVERY", "EVENT", "ISSUE", "ATTEMPTS", "DIED (UTC)", "LAST ERROR")]
+    for letter in letters:
+        event = f"{letter.event}.{letter.action}" if letter.action else letter.event
+        died = f"{letter.finished_at:%Y-%m-%d %H:%M}" if letter.finished_at else "-"
+        attempts = str(letter.attempts)
+        if letter.abandoned:
+            attempts += f" ({letter.abandoned} cut off)"
+        rows.append(
+            (
+                letter.delivery_id,
+                event,
+                f"{letter.repo or '-'} {letter.issue_key or ''}".strip(),
+                attempts,
+                died,
+                printable(letter.last_error or "-", 100),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    )
+
+
+def printable(text: str, most: int) -> str:
+    """One line of at most `most` characters, without the control characters an error
+    that quotes a payload could carry to the operator's terminal."""
+    line = "".join(c if c.isprintable() else " " for c in text[: most + 1])
+    return line if len(line) <= most else line[: most - 1] + "…"
 
 
 def incident_table(found: list[Incident]) -> str:

@@ -65,6 +65,7 @@ deliveries = Table(
     Column("payload", Text, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("state", String(16), nullable=False),  # pending, processing, done, dead
+    # Counted when claimed, so an attempt that kills the process still counts.
     Column("attempts", Integer, nullable=False, default=0),
     Column("available_at", UTCDateTime, nullable=False),
     Column("lease_until", UTCDateTime),
@@ -72,6 +73,9 @@ deliveries = Table(
     Column("last_error", Text),
     Column("outcome", String(200)),
     Column("finished_at", UTCDateTime),
+    # Attempts cut off unfinished (the process died, or its lease ran out): a delivery that
+    # kills the process every time is given up after max_attempts of these.
+    Column("abandoned", Integer, nullable=False, default=0, server_default=text("0")),
 )
 # Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
 # the table's only index beside the keys: each index is a cost on every stored delivery, and

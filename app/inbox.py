@@ -4,22 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, func, select, text, update
+from sqlalchemy import Integer, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.batching import GroupCommit
 from app.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
+
+log = logging.getLogger(__name__)
+
+# How long a store waits for the database before the receiver answers 503 (GitHub allows
+# 10 s a delivery; one refused now is redelivered, one answered late is lost).
+WRITE_WAIT = 2.0
+# A failed store keeps /healthz red this long, or until a store succeeds.
+FAILURE_REMEMBERED = 60.0
+
+
+class InboxUnavailable(Exception):
+    """The database cannot take the write now (locked, full, unreachable): try again later."""
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """A failure of the database itself, not of one delivery's row."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(exc, TimeoutError | OSError | sqlite3.OperationalError | DBAPIError)
 
 
 @dataclass(frozen=True)
@@ -32,7 +54,24 @@ class Delivery:
     issue_key: str | None
     payload: str
     received_at: datetime
+    # This attempt's number, counted when claimed; it is also the claim's fencing token.
     attempts: int
+    abandoned: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A delivery given up on, as the operator's listing shows it."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    repo: str | None
+    issue_key: str | None
+    attempts: int
+    abandoned: int
+    finished_at: datetime | None
+    last_error: str | None
 
 
 _LIMITS: dict[str, int] = {
@@ -64,7 +103,11 @@ class Inbox:
         self.is_postgres = engine.dialect.name == "postgresql"
         on_disk = not self.is_postgres and (engine.url.database or ":memory:") != ":memory:"
         self._sqlite = SqliteWriter(engine) if on_disk else None
-        self._writer = GroupCommit(self._insert_sqlite if self._sqlite else self._insert)
+        # A database that cannot write fails the whole batch at once, not item by item.
+        self._writer = GroupCommit(
+            self._insert_sqlite if self._sqlite else self._insert, whole_batch=InboxUnavailable
+        )
+        self._failed_at: float | None = None  # the last store the database refused
         insert = pg_insert if self.is_postgres else sqlite_insert
         # Built once and run with many parameter sets: SQLAlchemy caches its compiled form
         # (a statement with the rows inlined was compiled anew for every batch, ~5 ms each).
@@ -104,14 +147,26 @@ class Inbox:
             "received_at": now,
             "state": "pending",
             "attempts": 0,
+            "abandoned": 0,
             "available_at": now + timedelta(seconds=delay),
         }
-        return await self._writer.submit(values)
+        try:
+            stored = await self._writer.submit(values)
+        except InboxUnavailable:
+            self._failed_at = time.monotonic()
+            raise
+        self._failed_at = None
+        return stored
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """One INSERT for many deliveries; which of them were new, in order."""
-        async with self._writing() as conn:
-            inserted = set((await conn.execute(self._insert_stmt, rows)).scalars())
+        try:
+            async with asyncio.timeout(WRITE_WAIT), self._writing() as conn:
+                inserted = set((await conn.execute(self._insert_stmt, rows)).scalars())
+        except Exception as exc:
+            if _unavailable(exc):
+                raise InboxUnavailable(repr(exc)) from exc
+            raise
         seen: set[str] = set()
         new = []
         for row in rows:
@@ -122,8 +177,31 @@ class Inbox:
 
     async def _insert_sqlite(self, rows: list[dict[str, Any]]) -> list[bool]:
         assert self._sqlite is not None
-        async with self._write_lock or contextlib.nullcontext():
-            return await self._sqlite.insert(rows)
+        try:
+            # The lock may be held by a worker's write that waits on a database locked by
+            # another process: the store gives up with it after WRITE_WAIT.
+            async with asyncio.timeout(WRITE_WAIT), self._write_lock or contextlib.nullcontext():
+                return await self._sqlite.insert(rows)
+        except Exception as exc:
+            if _unavailable(exc):
+                raise InboxUnavailable(repr(exc)) from exc
+            raise
+
+    async def writable(self) -> bool:
+        """Whether the database takes writes now: no store refused lately, and the write
+        lock (SQLite) or a primary server (PostgreSQL) answers within WRITE_WAIT."""
+        failed = self._failed_at
+        if failed is not None and time.monotonic() - failed < FAILURE_REMEMBERED:
+            return False
+        try:
+            if self._sqlite is not None:
+                return await self._sqlite.probe()
+            async with asyncio.timeout(WRITE_WAIT), reading(self.engine) as conn:
+                sql = "SELECT NOT pg_is_in_recovery()" if self.is_postgres else "SELECT 1"
+                return bool((await conn.execute(text(sql))).scalar())
+        except Exception as exc:
+            log.warning("the database cannot take writes: %r", exc)
+            return False
 
     async def close(self) -> None:
         if self._sqlite is not None:
@@ -138,11 +216,14 @@ class Inbox:
             )
         return {row[0] for row in rows}
 
-    async def claim(self, worker_id: str, limit: int, lease: float) -> list[Delivery]:
+    async def claim(
+        self, worker_id: str, limit: int, lease: float, *, running: Collection[int] = ()
+    ) -> list[Delivery]:
         """Claim up to `limit` ready deliveries: only the oldest unfinished one of each issue.
 
         Ready: pending work whose time has come, and claims whose lease ran out (abandoned
-        by an instance that died), oldest first.
+        by an instance that died), oldest first. `running` are the claimant's own deliveries
+        in progress: never taken again, even when a clock jump makes their lease look past.
         """
         now = utcnow()
         values = {
@@ -150,6 +231,7 @@ class Inbox:
             "limit": limit,
             "worker": worker_id,
             "lease_until": now + timedelta(seconds=lease),
+            "running": list(running),
         }
         async with self._writing() as conn:
             rows = (await conn.execute(self._claim_stmt, values)).all()
@@ -161,7 +243,12 @@ class Inbox:
             result = await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.state == "processing")
-                .values(state="pending", lease_until=None, claimed_by=None)
+                .values(
+                    state="pending",
+                    lease_until=None,
+                    claimed_by=None,
+                    abandoned=deliveries.c.abandoned + 1,
+                )
             )
         return int(result.rowcount or 0)
 
@@ -209,12 +296,64 @@ class Inbox:
         )
 
     async def _settle(self, delivery: Delivery, worker_id: str, **values: Any) -> None:
+        # Fenced by the claim: a worker whose claim was taken over (its lease ran out, and
+        # the delivery was claimed again, attempts and all) changes nothing.
         async with self._writing() as conn:
             await conn.execute(
                 update(deliveries)
-                .where(deliveries.c.seq == delivery.seq, deliveries.c.claimed_by == worker_id)
+                .where(
+                    deliveries.c.seq == delivery.seq,
+                    deliveries.c.claimed_by == worker_id,
+                    deliveries.c.attempts == delivery.attempts,
+                    deliveries.c.state == "processing",
+                )
                 .values(**values)
             )
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Deliveries given up on, the latest first."""
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(
+                select(
+                    deliveries.c.delivery_id,
+                    deliveries.c.event,
+                    deliveries.c.action,
+                    deliveries.c.repo,
+                    deliveries.c.issue_key,
+                    deliveries.c.attempts,
+                    deliveries.c.abandoned,
+                    deliveries.c.finished_at,
+                    deliveries.c.last_error,
+                )
+                .where(deliveries.c.state == "dead")
+                .order_by(deliveries.c.seq.desc())
+                .limit(limit)
+            )
+        return [DeadLetter(*row) for row in rows]
+
+    async def revive(self, delivery_ids: Collection[str] | None = None) -> int:
+        """Put dead deliveries (these, or all) back for a fresh round of attempts; how many."""
+        condition = deliveries.c.state == "dead"
+        if delivery_ids is not None:
+            if not delivery_ids:
+                return 0
+            condition = condition & deliveries.c.delivery_id.in_(list(delivery_ids))
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where(condition)
+                .values(
+                    state="pending",
+                    attempts=0,
+                    abandoned=0,
+                    available_at=utcnow(),
+                    finished_at=None,
+                    outcome=None,
+                    claimed_by=None,
+                    lease_until=None,
+                )
+            )
+        return int(result.rowcount or 0)
 
     async def prune(self, finished_before: datetime, batch: int = 1000) -> int:
         """Delete deliveries finished (done or dead) before a time, a batch per transaction
@@ -315,9 +454,24 @@ class SqliteWriter:
         return await loop.run_in_executor(self._thread, self._insert_waiting, rows)
 
     def _insert_waiting(self, rows: list[dict[str, Any]]) -> list[bool]:
+        return self._insert(self._waiting_conn(), rows)
+
+    def _waiting_conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = self._open(timeout=30)
-        return self._insert(self._conn, rows)
+            # Waits for the lock no longer than the receiver can (then the answer is 503).
+            self._conn = self._open(timeout=WRITE_WAIT)
+        return self._conn
+
+    async def probe(self) -> bool:
+        """Take the write lock and let it go: True when that works within WRITE_WAIT."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._probe)
+
+    def _probe(self) -> bool:
+        conn = self._waiting_conn()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
 
     def _open(self, *, timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -415,6 +569,7 @@ _NEXT_READY = "SELECT min(deliveries.available_at) {rows} deliveries.state = 'pe
 _READY = (
     "(deliveries.state = 'pending' AND deliveries.available_at <= :now"
     " OR deliveries.state = 'processing' AND deliveries.lease_until < :now)"
+    " AND deliveries.seq NOT IN :running"
 )
 
 
@@ -428,7 +583,11 @@ def _claim_statement(dialect: str) -> Any:
     )
     ready = (
         text(sql)
-        .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("limit", type_=Integer()))
+        .bindparams(
+            bindparam("now", type_=UTCDateTime()),
+            bindparam("limit", type_=Integer()),
+            bindparam("running", expanding=True, type_=Integer()),
+        )
         .columns(deliveries.c.seq)
         .subquery("ready")
     )
@@ -440,6 +599,9 @@ def _claim_statement(dialect: str) -> Any:
             claimed_by=bindparam("worker"),
             lease_until=bindparam("lease_until", type_=UTCDateTime()),
             attempts=deliveries.c.attempts + 1,
+            # Claimed while still processing: the attempt before was cut off.
+            abandoned=deliveries.c.abandoned
+            + case((deliveries.c.state == "processing", 1), else_=0),
         )
         .returning(
             deliveries.c.seq,
@@ -451,5 +613,6 @@ def _claim_statement(dialect: str) -> Any:
             deliveries.c.payload,
             deliveries.c.received_at,
             deliveries.c.attempts,
+            deliveries.c.abandoned,
         )
     )

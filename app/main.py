@@ -85,15 +85,17 @@ def create_app(
     # Outermost: deliveries skip the session cookie, routing and dependency resolution.
     app.add_middleware(WebhookFastPath, path=settings.webhook_path)
 
-    @app.get("/healthz", summary="Database reachable and worker running")
+    @app.get("/healthz", summary="Database takes writes and worker running")
     async def healthz(request: Request) -> JSONResponse:
         services = request.app.state.services
-        database = await services.database_ok()
+        reachable = await services.database_ok()
+        # A database that reads but cannot write (locked, full) fails every delivery.
+        database = reachable and await services.inbox.writable()
         worker = services.worker is not None and services.worker.running
         configured = services.github is not None
         healthy = database and (worker or not configured)
         body = {
-            "database": "ok" if database else "unreachable",
+            "database": "ok" if database else ("not writable" if reachable else "unreachable"),
             "worker": "running" if worker else ("stopped" if configured else "not configured"),
         }
         return JSONResponse(body, status_code=200 if healthy else 503)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 # The hidden marker in a retrospective's body (app/retrospectives.py) names its incident.
 RETRO_MARKER = re.compile(r"<!-- incident-flow:retro:(\d+) -->")
@@ -22,6 +23,22 @@ HANDLED_EVENTS = frozenset(
         "push",  # a change to .github/incidents.yml
     }
 )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_event(payload: str | bytes) -> Event:
+    """A stored delivery's event. pydantic's parser refuses JSON that the standard one reads
+    (an escaped lone surrogate: a comment cut inside an emoji); that is read by the standard
+    parser, each lone surrogate made U+FFFD, which the database and GitHub's API accept."""
+    try:
+        return Event.model_validate_json(payload)
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+            raise
+    text = json.dumps(json.loads(payload), ensure_ascii=False)
+    return Event.model_validate_json(_LONE_SURROGATE.sub("\ufffd", text))
 
 
 class Lenient(BaseModel):

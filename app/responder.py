@@ -18,7 +18,7 @@ from app.inbox import Delivery
 from app.issue_form import labels_from_form
 from app.label_sync import INSTALLATION_EVENTS, on_installation
 from app.labels import DEFAULT_LABELS, LabelScheme
-from app.payloads import Event
+from app.payloads import Event, read_event
 from app.permissions import PermissionCache
 from app.plan import OpenIssue, PostComment
 from app.reads import ReadLog
@@ -87,7 +87,7 @@ class Responder:
             raise
 
     async def _route(self, delivery: Delivery) -> str:
-        event = Event.model_validate_json(delivery.payload)
+        event = read_event(delivery.payload)
         for extra in self.handlers.get(delivery.event, []):
             outcome = await extra(delivery, event)
             if outcome is not None:

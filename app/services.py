@@ -27,6 +27,7 @@ from app.responder import Responder
 from app.retention import keep_pruning, kept_for
 from app.settings import Settings
 from app.store import IncidentStore
+from app.webhooks import BodyGate
 from app.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ReceiverLoad:
-    """Webhook requests being answered right now: many at once is a burst, and the worker
-    then leaves the CPU to the receiver (see Worker.busy)."""
+    """Signed webhook deliveries being stored right now: many at once is a burst, and the
+    worker then leaves the CPU to the receiver (see Worker.busy). Bodies still being read
+    (unsigned, as far as anyone knows) are bounded by their own gate and are not load."""
 
     inflight: int = 0
     burst_at: int = 4
+    bodies: BodyGate = field(default_factory=BodyGate)
 
     def burst(self) -> bool:
         return self.inflight >= self.burst_at

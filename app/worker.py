@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from app.github import GitHubUnavailable
+from app.github import GitHubRefused, GitHubUnavailable
 from app.inbox import Delivery, Inbox
 from app.logs import delivery_fields
 
@@ -22,6 +22,25 @@ Handler = Callable[[Delivery], Awaitable[str]]
 
 # Deliveries taken at a time while the receiver is in a burst.
 BURST_BATCH = 2
+
+
+class Abandoned(Exception):
+    """A delivery whose attempts were all cut off unfinished: it is not tried again."""
+
+
+# Refusals that may pass on another attempt: a token that expired or a clock that was off
+# (401), a timeout or conflict on GitHub's side, a rate limit.
+RETRYABLE_REFUSALS = frozenset({401, 408, 409, 425, 429})
+
+
+def permanent(exc: Exception) -> bool:
+    """A failure that no later attempt can mend: a payload that cannot be read or
+    validated, or a request GitHub refused for good. Such a delivery is dead at once."""
+    if isinstance(exc, Abandoned):
+        return True
+    if isinstance(exc, GitHubRefused):
+        return 400 <= exc.status < 500 and exc.status not in RETRYABLE_REFUSALS
+    return isinstance(exc, ValueError)  # pydantic's ValidationError and UnicodeError too
 
 
 def backoff(attempts: int, cap: float = 300.0) -> float:
@@ -92,7 +111,9 @@ class Worker:
         """Process until nothing is ready or in flight (tests and the replay CLI)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            batch = await self.inbox.claim(self.worker_id, self.concurrency, self.lease_seconds)
+            batch = await self.inbox.claim(
+                self.worker_id, self.concurrency, self.lease_seconds, running=self._inflight
+            )
             if not batch and not self._inflight:
                 return
             for delivery in batch:
@@ -114,7 +135,9 @@ class Worker:
                     # Small steps while the burst lasts: a batch holds the loop meanwhile.
                     capacity = min(capacity, BURST_BATCH)
                 if capacity > 0:
-                    batch = await self.inbox.claim(self.worker_id, capacity, self.lease_seconds)
+                    batch = await self.inbox.claim(
+                        self.worker_id, capacity, self.lease_seconds, running=self._inflight
+                    )
                 for delivery in batch:
                     self._spawn(delivery)
                 if len(batch) == capacity > 0:
@@ -146,6 +169,8 @@ class Worker:
         return wait
 
     def _spawn(self, delivery: Delivery) -> None:
+        if delivery.seq in self._inflight:  # never run one delivery twice at once
+            return
         task = asyncio.create_task(self._process(delivery))
         self._inflight[delivery.seq] = task
         task.add_done_callback(functools.partial(self._done, delivery.seq))
@@ -158,6 +183,9 @@ class Worker:
         started = time.monotonic()
         extra = delivery_fields(delivery)
         try:
+            if delivery.abandoned >= self.max_attempts:
+                # Its attempts were cut off, each time: it likely kills the process.
+                raise Abandoned(f"{delivery.abandoned} attempts were cut off unfinished")
             outcome = await asyncio.wait_for(self.handler(delivery), timeout=self.handler_timeout)
         except GitHubUnavailable as exc:
             # Outages are waited out far longer than bugs: transient errors have their own bound.
@@ -172,7 +200,7 @@ class Worker:
                 outcome = "retry: github unavailable"
             log.warning("delivery %s: %s (%s)", delivery.delivery_id, outcome, exc, extra=extra)
         except Exception as exc:
-            if delivery.attempts >= self.max_attempts:
+            if permanent(exc) or delivery.attempts >= self.max_attempts:
                 await self.inbox.bury(delivery, self.worker_id, repr(exc))
                 outcome = "dead"
                 log.exception("delivery %s is dead", delivery.delivery_id, extra=extra)

@@ -149,17 +149,20 @@ class Service:
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
+        last = "no answer"
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code < 500:
+                answer = httpx.get(self.url + "/healthz", timeout=1)
+                if answer.status_code < 500:
                     return
-            except httpx.HTTPError:
-                pass
+                last = f"{answer.status_code} {answer.text}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not become ready")
+        raise RuntimeError(f"{self.name} did not become ready: {last}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, in-flight work is cut off wherever it is."""

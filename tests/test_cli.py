@@ -330,3 +330,36 @@ def test_replay_shows_every_effect_as_a_line_not_a_repr() -> None:
     }
     for line in lines.values():
         assert "(" not in line.split(" (")[0] and "=" not in line  # no dataclass repr
+
+
+def test_dead_letters_are_listed_and_retried(configured: Settings) -> None:
+    async def bury_two() -> None:
+        engine = make_engine(configured.async_database_url)
+        await create_schema(engine)
+        inbox = Inbox(engine)
+        for n in (1, 2):
+            await inbox.store(Envelope(f"d-{n}", "issues", "opened", 1, PUBLIC, f"1#{n}", "{}"))
+        for delivery in await inbox.claim("w", 5, 60):
+            # An error quoting a payload: no control character reaches the terminal.
+            await inbox.bury(delivery, "w", f"bad \x1b[31m{delivery.delivery_id}")
+        await inbox.close()
+        await engine.dispose()
+
+    assert run("dead-letters")[1].strip() == "no dead letters"
+    asyncio.run(bury_two())
+    code, out = run("dead-letters")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["DELIVERY", "EVENT", "ISSUE"]
+    assert [line.split()[0] for line in lines[1:]] == ["d-2", "d-1"]
+    assert "issues.opened" in out and "octo/ops 1#1" in out and "bad  [31md-1" in out
+    assert "\x1b" not in out
+    code, out = run("retry", "d-1")
+    assert code == 0 and "1 dead letter queued again" in out
+    assert [line.split()[0] for line in run("dead-letters")[1].splitlines()[1:]] == ["d-2"]
+    code, out = run("retry", "d-1")  # not dead any more
+    assert code == 2 and "not dead letters" in out
+    assert run("retry")[0] == 2, "an id or --all is required"
+    code, out = run("retry", "--all")
+    assert code == 0 and "1 dead letter queued again" in out
+    assert run("dead-letters")[1].strip() == "no dead letters"

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import deliveries, make_engine
 from app.inbox import Inbox
@@ -257,3 +258,72 @@ async def test_two_instances_one_killed_the_other_finishes(
         finally:
             first.stop()
             second.stop()
+
+
+async def attempt_in_flight(engine: AsyncEngine, delivery_id: str, attempt: int) -> None:
+    """Wait until the service works on its `attempt`th attempt at a delivery."""
+
+    async def row() -> tuple[str, int] | None:
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                select(deliveries.c.state, deliveries.c.attempts).where(
+                    deliveries.c.delivery_id == delivery_id
+                )
+            )
+            return found.one_or_none()  # type: ignore[return-value]
+
+    for _ in range(600):
+        if await row() == ("processing", attempt):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"attempt {attempt} at {delivery_id} never started: {await row()}")
+
+
+async def test_a_delivery_that_kills_the_process_is_dead_after_max_attempts(
+    database_url: str, private_key: str, tmp_path: Path
+) -> None:
+    fake = FakeGitHub()
+    [number] = declare_issues(fake, 1)
+    with FakeServer(fake) as server:
+        service = Service(
+            database_url=database_url,
+            github_url=server.url,
+            private_key=private_key,
+            workdir=tmp_path / "run",
+            lease_seconds=1,
+            max_attempts=2,
+        ).start()
+        engine = make_engine(
+            Settings(_env_file=None, database_url=database_url).async_database_url  # type: ignore[call-arg]
+        )
+        try:
+            # Every GitHub call hangs: each attempt is cut off by the kill, as if it crashed us.
+            server.call(setattr, fake, "latency", 10.0)
+            events = server.call(human_round, fake, [number], Status.STABILIZED)
+            ids = [f"kill-{n}" for n in range(len(events))]
+            answers: dict[str, int | None] = {}
+            async with httpx.AsyncClient() as client:
+                await send_all(client, [service.url], events, answers, ids=ids)
+            assert set(answers.values()) == {202}
+            for attempt in (1, 2):
+                await attempt_in_flight(engine, ids[0], attempt)
+                service.kill()
+                await asyncio.to_thread(service.start)
+            server.call(setattr, fake, "latency", 0.0)
+            inbox = Inbox(engine)
+            await drained(inbox, timeout=60)
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    select(
+                        deliveries.c.delivery_id,
+                        deliveries.c.state,
+                        deliveries.c.attempts,
+                        deliveries.c.abandoned,
+                    )
+                )
+                found = {row[0]: tuple(row[1:]) for row in rows}
+            assert found[ids[0]] == ("dead", 3, 2), "given up on, never run a third time"
+            assert all(found[i][0] == "done" for i in ids[1:]), "the issue's next ones ran"
+        finally:
+            service.stop()
+            await engine.dispose()

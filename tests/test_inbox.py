@@ -7,9 +7,12 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select, update
 
-from app.db import create_schema, deliveries, make_engine
+from app.db import create_schema, deliveries, make_engine, utcnow
+from app.github import GitHubRefused
 from app.inbox import Delivery, Envelope, Inbox
 from app.settings import Settings
 from app.worker import Worker
@@ -152,7 +155,7 @@ async def test_failures_retry_then_die_with_their_error(database_url: str) -> No
     await fill(inbox, 1, 1)
 
     async def broken(delivery: Delivery) -> str:
-        raise ValueError("cannot handle this")
+        raise RuntimeError("cannot handle this")
 
     worker = Worker(inbox, broken, max_attempts=3)
     for _ in range(3):
@@ -226,4 +229,199 @@ async def test_an_abandoned_claim_is_taken_again_in_its_place(database_url: str)
     [taken] = await inbox.claim("dead-instance", 5, lease=-1)  # its lease has already run out
     [again] = await inbox.claim("w", 5, 60)
     assert again.seq == taken.seq and again.attempts == 2
+    await inbox.engine.dispose()
+
+
+async def states(inbox: Inbox) -> dict[str, tuple[str, int, int]]:
+    """Each delivery's state, attempts and attempts cut off, by delivery id."""
+    async with inbox.engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                deliveries.c.delivery_id,
+                deliveries.c.state,
+                deliveries.c.attempts,
+                deliveries.c.abandoned,
+            )
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def validation_error() -> Exception:
+    class Strict(BaseModel):
+        n: int
+
+    try:
+        Strict.model_validate({"n": "not a number"})
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("validated")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda: ValueError("cannot parse this payload"),
+        validation_error,
+        lambda: GitHubRefused(403, "Resource not accessible by integration"),
+        lambda: GitHubRefused(422, "Validation Failed"),
+    ],
+    ids=["value-error", "validation-error", "github-403", "github-422"],
+)
+async def test_a_permanent_failure_is_dead_at_once_and_frees_its_issue(
+    database_url: str,
+    failure,  # type: ignore[no-untyped-def]
+) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 3, 1)  # three deliveries of one issue: d-0 is poison
+    handled: list[str] = []
+
+    async def handle(delivery: Delivery) -> str:
+        if delivery.delivery_id == "d-0":
+            raise failure()
+        handled.append(delivery.delivery_id)
+        return "ok"
+
+    await Worker(inbox, handle, max_attempts=8).run_until_idle()
+    found = await states(inbox)
+    assert found["d-0"] == ("dead", 1, 0), "dead on its first attempt, no retry schedule"
+    assert handled == ["d-1", "d-2"], "the issue's next deliveries were not held"
+    await inbox.engine.dispose()
+
+
+async def test_a_transient_failure_still_retries(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 2, 1)
+
+    async def handle(delivery: Delivery) -> str:
+        raise GitHubRefused(401, "Bad credentials")
+
+    await Worker(inbox, handle, max_attempts=8).run_until_idle()
+    found = await states(inbox)
+    assert found["d-0"][0] == "pending" and found["d-1"] == ("pending", 0, 0)
+    await inbox.engine.dispose()
+
+
+async def restart(inbox: Inbox) -> Inbox:
+    """The process dies and comes back: a new engine; claims left behind are given up."""
+    url = inbox.engine.url
+    await inbox.close()
+    await inbox.engine.dispose()
+    again = Inbox(make_engine(url.render_as_string(hide_password=False)))
+    if not again.is_postgres:
+        await again.release_all()  # what a SQLite service does on start
+    else:
+        async with again.engine.begin() as conn:  # its lease runs out
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "processing")
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+    return again
+
+
+async def test_attempts_are_counted_at_claim_and_survive_a_restart(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 1, 1)
+    [first] = await inbox.claim("before", 5, 60)
+    assert (first.attempts, first.abandoned) == (1, 0)
+    inbox = await restart(inbox)  # died mid-attempt: nothing was finished
+    assert (await states(inbox))["d-0"][1] == 1, "the attempt was stored when claimed"
+    [again] = await inbox.claim("after", 5, 60)
+    assert (again.attempts, again.abandoned) == (2, 1)
+    await inbox.engine.dispose()
+
+
+async def test_a_delivery_that_kills_the_process_is_dead_after_max_attempts(
+    database_url: str,
+) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 2, 1)
+    for n in range(3):  # each attempt at d-0 takes the process down with it
+        [taken] = await inbox.claim(f"instance-{n}", 5, 60)
+        assert taken.delivery_id == "d-0"
+        inbox = await restart(inbox)
+    handled: list[str] = []
+
+    async def handle(delivery: Delivery) -> str:
+        handled.append(delivery.delivery_id)
+        return "ok"
+
+    await Worker(inbox, handle, max_attempts=3).run_until_idle()
+    found = await states(inbox)
+    assert found["d-0"] == ("dead", 4, 3)
+    assert handled == ["d-1"], "not run a fourth time; the issue's next one was"
+    [letter] = await inbox.dead_letters()
+    assert "3 attempts were cut off" in (letter.last_error or "")
+    await inbox.engine.dispose()
+
+
+async def test_a_stale_claim_cannot_finish_a_delivery_claimed_again(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 1, 1)
+    [stale] = await inbox.claim("w", 5, lease=-1)  # its lease runs out (or the clock jumped)
+    [current] = await inbox.claim("w", 5, 60)  # the same instance takes it again
+    await inbox.finish(stale, "w", "ok")  # the first run ends late: fenced off
+    assert (await states(inbox))["d-0"][0] == "processing"
+    await inbox.finish(current, "w", "ok")
+    assert (await states(inbox))["d-0"] == ("done", 2, 1)
+    await inbox.engine.dispose()
+
+
+async def test_a_clock_jump_never_runs_one_delivery_twice_at_once(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 1, 1)
+    release = asyncio.Event()
+    runs: list[int] = []
+
+    async def handle(delivery: Delivery) -> str:
+        runs.append(delivery.seq)
+        await release.wait()
+        return "ok"
+
+    worker = Worker(inbox, handle, poll_seconds=0.01, lease_seconds=60)
+    worker.start()
+    for _ in range(500):
+        if runs:
+            break
+        await asyncio.sleep(0.01)
+    assert runs == [1]
+    # The wall clock jumps an hour ahead: the lease of the delivery in flight looks past.
+    async with inbox.engine.begin() as conn:
+        await conn.execute(update(deliveries).values(lease_until=utcnow() - timedelta(hours=1)))
+    for _ in range(20):  # many claims come and go meanwhile
+        worker.notify()
+        await asyncio.sleep(0.02)
+    assert runs == [1], "the delivery in flight was started again"
+    release.set()
+    for _ in range(500):
+        if (await inbox.counts()) == {"done": 1}:
+            break
+        await asyncio.sleep(0.01)
+    await worker.stop()
+    assert (await inbox.counts()) == {"done": 1}
+    await inbox.close()
+    await inbox.engine.dispose()
+
+
+async def test_dead_letters_are_listed_and_revived(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    await fill(inbox, 3, 3)
+    for delivery in await inbox.claim("w", 5, 60):
+        await inbox.bury(delivery, "w", f"boom {delivery.delivery_id}")
+    letters = await inbox.dead_letters()
+    assert [letter.delivery_id for letter in letters] == ["d-2", "d-1", "d-0"]
+    assert letters[0].last_error == "boom d-2" and letters[0].attempts == 1
+    assert await inbox.revive(["d-1", "d-unknown"]) == 1
+    assert (await states(inbox))["d-1"] == ("pending", 0, 0)
+    assert await inbox.revive() == 2
+    assert await inbox.revive([]) == 0
+    handled: list[str] = []
+
+    async def handle(delivery: Delivery) -> str:
+        handled.append(delivery.delivery_id)
+        return "ok"
+
+    await Worker(inbox, handle).run_until_idle()
+    assert sorted(handled) == ["d-0", "d-1", "d-2"]
+    assert await inbox.counts() == {"done": 3}
     await inbox.engine.dispose()

@@ -51,7 +51,9 @@ def logged(stream: io.StringIO, message: str, **extra: object) -> str:
     handlers, level = root.handlers[:], root.level
     configure("INFO", "auto", stream)
     try:
-        logging.getLogger("uvicorn.error").info(message, extra=extra)
+        # A logger of our own: a uvicorn run earlier in the session may have set uvicorn's
+        # loggers not to propagate. The `color_message` extra is what uvicorn attaches.
+        logging.getLogger("tests.logs").info(message, extra=extra)
     finally:
         root.handlers[:], root.level = handlers, level
     return stream.getvalue()
