@@ -72,9 +72,12 @@ def test_the_baseline_is_the_schema_before_migrations() -> None:
         "leases",
         "issue_reads",
     }
+    added_since = {"deliveries": {"abandoned"}}  # by migration 0003
     for name, columns in main.items():
-        today = metadata.tables[name]
-        assert [(c.name, c.nullable) for c in today.columns] == [(c, n) for c, _, n in columns]
+        today = [
+            c for c in metadata.tables[name].columns if c.name not in added_since.get(name, ())
+        ]
+        assert [(c.name, c.nullable) for c in today] == [(c, n) for c, _, n in columns]
 
 
 def previous_version(conn: Any) -> None:
