@@ -33,8 +33,10 @@ def console_token(capsys: pytest.CaptureFixture[str]) -> str:
 
 async def unconfigured(harness_for, capsys, **overrides) -> tuple[Harness, str]:  # type: ignore[no-untyped-def]
     harness = await harness_for(**{**UNCONFIGURED, **overrides})
-    if str(overrides.get("public_url", "")).startswith("https://"):
-        harness.client.base_url = httpx.URL("https://app")  # the cookie is Secure
+    if overrides.get("public_url"):
+        # The browser on PUBLIC_URL's host (elsewhere the page redirects there first); on
+        # https the cookie is Secure.
+        harness.client.base_url = httpx.URL(str(overrides["public_url"]))
     return harness, console_token(capsys)
 
 
@@ -279,12 +281,14 @@ async def test_setup_needs_the_token_printed_on_the_console(
         ("/", {}),
         ("/setup", {}),
         ("/setup", {"token": "guessed"}),
-        ("/setup/callback", {"code": code, "state": "x"}),
     ]:
         answer = await harness.client.get(path, params=params)
         assert answer.status_code == 403, path
         assert "printed on its console" in answer.text
         assert "name=manifest" not in answer.text
+    # The callback answers to the state alone: unknown here, so nothing is exchanged.
+    lost = await harness.client.get("/setup/callback", params={"code": code, "state": "x"})
+    assert lost.status_code == 400 and "name=manifest" not in lost.text
     refused = await harness.client.post("/setup/confirm", data={"token": "x"})
     assert refused.status_code == 403
     assert code in harness.fake.manifests  # never exchanged
@@ -307,7 +311,8 @@ async def test_a_set_up_cookie_from_an_earlier_start_is_worthless(
     page = await after.client.get("/setup")
     assert page.status_code == 403 and "name=manifest" not in page.text
     answer = await after.client.get("/setup/callback", params={"code": code, "state": state})
-    assert answer.status_code == 403
+    assert answer.status_code == 400
+    assert "The App was not set up here" in answer.text
     assert code in after.fake.manifests
 
 
