@@ -38,7 +38,7 @@ PENDING_SECONDS = 3600.0
 STATE_SECONDS = 3600.0  # a manifest `state` is good for one registration within the hour
 MAX_STATES = 64  # outstanding states kept at most: page loads cannot grow memory
 NEW_CHANNEL_URL = "https://smee.io/new"  # Probot's proxy channels: a fresh one per visit
-MAX_URL = 300
+MAX_URL = 300  # a channel address longer than this is not one
 clock = time.monotonic  # seam for tests
 
 
