@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app import auth, dashboard, metrics, setup
+from app import auth, dashboard, metrics, proxy_channel, setup
 from app.auth import session_secret
 from app.logs import configure as configure_logging
 from app.logs import install_redaction, start_line
@@ -46,6 +46,13 @@ def create_app(
             )
         )
         setup.announce(app.state, settings)
+        if settings.webhook_proxy_url:
+            # Deliveries come through the channel (no public address needed); the body holds
+            # the payload up to twice (parsed and raw).
+            limit = 2 * settings.max_body_bytes + 65536
+            services.background.append(
+                proxy_channel.start(app, settings.webhook_proxy_url, settings.webhook_path, limit)
+            )
         # Everything loaded so far lives as long as the process: keep the garbage collector
         # from walking it again and again (its full passes were the receiver's p99).
         gc.freeze()

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # from GITHUB_API_URL unless set, so GitHub Enterprise Server works), the App's OAuth
     # client for sign-in, and the key that signs session cookies.
     public_url: str | None = None
+    # A webhook proxy channel (e.g. https://smee.io/<channel>, Probot's name): GitHub sends the
+    # webhooks there and the service follows it, so a laptop needs no public address.
+    webhook_proxy_url: str | None = None
     github_url: str | None = None
     github_client_id: str | None = None
     github_client_secret: str | None = None

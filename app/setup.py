@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from dotenv import dotenv_values
@@ -35,7 +37,19 @@ SETUP_PATH = "/setup"
 PENDING_SECONDS = 3600.0
 STATE_SECONDS = 3600.0  # a manifest `state` is good for one registration within the hour
 MAX_STATES = 64  # outstanding states kept at most: page loads cannot grow memory
+NEW_CHANNEL_URL = "https://smee.io/new"  # Probot's proxy channels: a fresh one per visit
+MAX_URL = 300  # a channel address longer than this is not one
 clock = time.monotonic  # seam for tests
+
+
+@dataclass
+class Registration:
+    """What one manifest `state` stands for: until when it works, the App's settings page on
+    GitHub (where it can be deleted if it is lost), the proxy channel its webhooks go to."""
+
+    expiry: float
+    settings_url: str
+    channel: str | None = None
 
 
 @dataclass
@@ -44,29 +58,31 @@ class SetupGate:
     waiting for an overwrite to be confirmed. In memory only: a restart voids them all."""
 
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    states: dict[str, float] = field(default_factory=dict)
-    pending: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    states: dict[str, Registration] = field(default_factory=dict)
+    pending: dict[str, tuple[float, dict[str, Any], dict[str, str]]] = field(default_factory=dict)
 
     def grant(self) -> str:
         """What the session keeps once the token was shown: not the token itself (the
         cookie is signed, not secret), and worthless to the next process."""
         return hmac.new(self.token.encode(), b"setup-grant", hashlib.sha256).hexdigest()
 
-    def new_state(self) -> str:
+    def new_state(self, settings_url: str, channel: str | None = None) -> str:
         now = clock()
-        for state, expiry in list(self.states.items()):
-            if expiry < now:
+        for state, held in list(self.states.items()):
+            if held.expiry < now:
                 del self.states[state]
         while len(self.states) >= MAX_STATES:
             del self.states[next(iter(self.states))]  # the oldest
         state = secrets.token_urlsafe(16)
-        self.states[state] = now + STATE_SECONDS
+        self.states[state] = Registration(now + STATE_SECONDS, settings_url, channel)
         return state
 
-    def use_state(self, state: str) -> bool:
-        """A state works once, before it expires; using it consumes it whatever follows."""
-        expiry = self.states.pop(state, None)
-        return expiry is not None and expiry >= clock()
+    def use_state(self, state: str) -> Registration | None:
+        """A state works once, before it expires; using it consumes it whatever follows.
+        The store alone decides: GitHub may bring the browser back on another host than the
+        one the page was opened on, where no cookie of ours exists."""
+        held = self.states.pop(state, None)
+        return held if held is not None and held.expiry >= clock() else None
 
 
 def gate_of(request: Request) -> SetupGate:
@@ -123,14 +139,18 @@ def _granted(request: Request) -> bool:
     return isinstance(held, str) and secrets.compare_digest(held, gate_of(request).grant())
 
 
-def build_manifest(settings: Settings, base_url: str, name: str = APP_NAME) -> dict[str, Any]:
-    """The App manifest GitHub registers; URLs from PUBLIC_URL, else from the request."""
+def build_manifest(
+    settings: Settings, base_url: str, name: str = APP_NAME, channel: str | None = None
+) -> dict[str, Any]:
+    """The App manifest GitHub registers; URLs from PUBLIC_URL, else from the request; the
+    webhooks go to the proxy channel when there is one (WEBHOOK_PROXY_URL, or chosen here)."""
     public = (settings.public_url or base_url).rstrip("/")
+    hook = channel or settings.webhook_proxy_url or public + settings.webhook_path
     return {
         "name": name,
         "url": public,
         "description": DESCRIPTION,
-        "hook_attributes": {"url": public + settings.webhook_path, "active": True},
+        "hook_attributes": {"url": hook, "active": True},
         "redirect_url": public + CALLBACK_PATH,
         "callback_urls": [public + "/auth/callback"],
         "setup_url": public + "/",
@@ -139,6 +159,33 @@ def build_manifest(settings: Settings, base_url: str, name: str = APP_NAME) -> d
         "default_permissions": dict(PERMISSIONS),
         "default_events": list(EVENTS),
     }
+
+
+def unreachable_reason(url: str) -> str | None:
+    """Why GitHub would refuse to send webhooks to `url` (a loopback or private address,
+    `localhost`, a `.local` name), or None. GitHub refuses the whole manifest then."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return "it has no host"
+    if host == "localhost" or host.endswith((".localhost", ".local")):
+        return f"{host} is a name only this network knows"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_unspecified:
+        return f"{host} is this machine's own (loopback) address"
+    if address.is_private or address.is_link_local:
+        return f"{host} is a private network address"
+    return None
+
+
+def app_settings_url(settings: Settings, name: str, org: str | None) -> str:
+    """Where the App registered under `name` lives on GitHub (GitHub derives the slug from
+    the name this way; an App renamed since is found in the list one level up)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    owner = f"/organizations/{org}" if org else ""
+    return f"{settings.github_web_url}{owner}/settings/apps" + (f"/{slug}" if slug else "")
 
 
 def new_app_url(settings: Settings, org: str | None) -> str:
@@ -213,29 +260,63 @@ async def convert(settings: Settings, code: str, transport: Any = None) -> dict[
     return data
 
 
-def _register_form(settings: Settings, request: Request, name: str, org: str | None) -> str:
+def _channel_of(settings: Settings, request: Request) -> tuple[str | None, str]:
+    """The proxy channel chosen on the page (else WEBHOOK_PROXY_URL), and an error to show."""
+    given = (request.query_params.get("channel") or "").strip()
+    if not given:
+        return settings.webhook_proxy_url, ""
+    parts = urlsplit(given)
+    if len(given) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
+        return settings.webhook_proxy_url, "<p class=warn>That channel is not an http(s) URL.</p>"
+    return given, ""
+
+
+def _register_form(
+    settings: Settings, request: Request, name: str, org: str | None, channel: str | None
+) -> str:
     gate = gate_of(request)
+    manifest = build_manifest(settings, str(request.base_url), name, channel)
+    registration = Registration(0.0, app_settings_url(settings, name, org), channel)
     state = request.session.get("setup_state")
-    if not isinstance(state, str) or gate.states.get(state, 0.0) < clock():
-        state = request.session["setup_state"] = gate.new_state()
-    manifest = build_manifest(settings, str(request.base_url), name)
+    held = gate.states.get(state) if isinstance(state, str) else None
+    if held is None or held.expiry < clock():
+        state = request.session["setup_state"] = gate.new_state(registration.settings_url, channel)
+    else:
+        registration.expiry = held.expiry  # the same visit: the form as prepared last
+        gate.states[str(state)] = registration
     owner = f"the organisation <b>{escape(org)}</b>" if org else "your personal account"
+    label = f"Create the App “{escape(name)}” for {owner} on GitHub"
+    reason = unreachable_reason(manifest["hook_attributes"]["url"])
+    button = f"<button type=submit>{label}</button>"
+    if reason:
+        # GitHub refuses such a webhook URL after the App's name was asked for: hold.
+        button = (
+            f"<button type=submit disabled>{label}</button>"
+            f"<p class=warn id=held>Held: GitHub refuses to send webhooks to "
+            f"<code>{escape(manifest['hook_attributes']['url'])}</code> ({escape(reason)}). "
+            "Use a webhook proxy channel (below), or set <code>PUBLIC_URL</code> to an "
+            "address GitHub can reach and restart.</p>"
+        )
     return (
         f'<form method=post action="{escape(new_app_url(settings, org))}?state={state}">'
         f'<input type=hidden name=manifest value="{escape(json.dumps(manifest))}">'
-        f"<button type=submit>Create the App “{escape(name)}” for {owner} on GitHub</button>"
-        "</form>"
+        f"{button}</form>"
     )
 
 
 def setup_page(settings: Settings, request: Request) -> HTMLResponse:
     org = (request.query_params.get("org") or "").strip() or None
     name = (request.query_params.get("name") or "").strip()[:34] or APP_NAME
-    error = ""
-    hook = build_manifest(settings, str(request.base_url))["hook_attributes"]["url"]
+    channel, error = _channel_of(settings, request)
+    hook = build_manifest(settings, str(request.base_url), channel=channel)["hook_attributes"]
     if org and not OWNER.match(org):
-        error = f"<p class=warn>“{escape(org)}” is not an organisation name.</p>"
+        error += f"<p class=warn>“{escape(org)}” is not an organisation name.</p>"
         org = None
+    through = (
+        " (a webhook proxy channel: the service follows it, no public address needed)"
+        if channel
+        else ""
+    )
     body = (
         "<section><h1>Set up Incident Flow</h1>"
         "<p>No GitHub App is configured yet (<code>APP_ID</code> and <code>PRIVATE_KEY</code> "
@@ -243,17 +324,31 @@ def setup_page(settings: Settings, request: Request) -> HTMLResponse:
         "with the permissions it needs (issues: write, metadata and contents: read) and the "
         "events it uses, then sends you back here, and the App's credentials are written to "
         f"<code>{escape(str(settings.setup_env_file))}</code>.</p>"
-        f"<p>GitHub will send webhooks to <code>{escape(hook)}</code>. If GitHub cannot reach "
-        "that address (e.g. <code>localhost</code>), set <code>PUBLIC_URL</code> to one it "
-        "can reach (a tunnel, or your deployment) and reload this page.</p>"
-        f"{error}{_register_form(settings, request, name, org)}</section>"
-        "<section><h2>Another name, or an organisation</h2>"
+        f"<p>GitHub will send webhooks to <code>{escape(hook['url'])}</code>{through}. If "
+        "GitHub cannot reach that address (e.g. <code>localhost</code>), use a webhook proxy "
+        "channel, or set <code>PUBLIC_URL</code> to an address it can reach (a tunnel, or "
+        "your deployment) and restart.</p>"
+        f"{error}{_register_form(settings, request, name, org, channel)}</section>"
+        "<section><h2>On a laptop: a webhook proxy channel</h2>"
+        "<p>GitHub cannot reach a service on your laptop. A proxy channel can: GitHub sends "
+        "the webhooks to the channel, and this service follows the channel and hands each "
+        "delivery, signature intact, to its own receiver (as Probot apps do). "
+        f'<a class=button href="{NEW_CHANNEL_URL}" target=_blank rel=noopener>'
+        "Create a channel on smee.io</a>, copy its address "
+        "(<code>https://smee.io/…</code>) into the field below and press Prepare. The "
+        "address is written to the env file with the App's credentials as "
+        "<code>WEBHOOK_PROXY_URL</code>, so the service follows it after the restart. "
+        "Anyone who knows the address can read the deliveries: keep it to yourself.</p>"
+        "</section>"
+        "<section><h2>Another name, an organisation or a channel</h2>"
         "<p class=muted>App names are unique on GitHub. Leave the organisation empty to "
         "register the App on your personal account.</p>"
         f'<form method=get action="{SETUP_PATH}">'
         f'<label>App name <input type=text name=name value="{escape(name)}"></label> '
         f'<label>Organisation <input type=text name=org value="{escape(org or "")}"></label> '
-        "<button type=submit>Prepare</button></form></section>"
+        "<label>Webhook proxy channel (<code>WEBHOOK_PROXY_URL</code>) <input type=text "
+        f'name=channel size=40 placeholder="https://smee.io/…" value="{escape(channel or "")}">'
+        "</label> <button type=submit>Prepare</button></form></section>"
         + TRY_IT
         + "<section><h2>By hand</h2><p class=muted><code>app.yml</code> in the repository holds "
         "the same manifest for registering the App by hand.</p></section>"
@@ -280,16 +375,40 @@ def _token_page() -> HTMLResponse:
     return HTMLResponse(page("Set up", body), status_code=403)
 
 
+def _netloc(netloc: str) -> str:
+    netloc = netloc.strip().lower()
+    for default in (":80", ":443"):
+        netloc = netloc.removesuffix(default)
+    return netloc
+
+
+def elsewhere(settings: Settings, request: Request) -> bool:
+    """The page was opened on another host than PUBLIC_URL's: GitHub would bring the browser
+    back to PUBLIC_URL's host, where this host's cookie does not exist."""
+    if not settings.public_url:
+        return False
+    public = _netloc(urlsplit(settings.public_url).netloc)
+    # A tunnel or proxy that rewrites Host names the original in X-Forwarded-Host.
+    served = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    return bool(public) and _netloc(served.split(",")[0]) != public
+
+
 def setup_entry(request: Request) -> Response:
-    """The set-up page: 404 once configured; the console token first; then the form."""
+    """The set-up page: 404 once configured; on PUBLIC_URL's host; the console token first;
+    then the form."""
     settings: Settings = request.app.state.services.settings
     if credentials_present(settings):
         raise HTTPException(404)
     token = request.query_params.get("token")
+    gate = gate_of(request)
+    if token is not None and not secrets.compare_digest(token, gate.token):
+        return _token_page()
+    if elsewhere(settings, request):
+        # The token goes along (only a valid one): the public host grants the session.
+        query = "?" + urlencode({"token": token}) if token is not None else ""
+        public = str(settings.public_url).rstrip("/")
+        return RedirectResponse(public + SETUP_PATH + query, 303)
     if token is not None:
-        gate = gate_of(request)
-        if not secrets.compare_digest(token, gate.token):
-            return _token_page()
         request.session["setup_grant"] = gate.grant()
         # Out of the address bar, history and Referer at once.
         return RedirectResponse(request.url.path, 303)
@@ -331,27 +450,30 @@ def make_router() -> APIRouter:
     async def callback(request: Request, code: str = "", state: str = "") -> Response:
         services = request.app.state.services
         settings: Settings = services.settings
-        if not _granted(request):
-            return _token_page()
-        expected = request.session.pop("setup_state", None)
-        fresh = bool(state) and gate_of(request).use_state(state)
-        if not code or not isinstance(expected, str) or not fresh:
-            return _start_again(
-                "This link did not come from our set-up page, was used already or has expired."
-            )
-        if not secrets.compare_digest(state, expected):
-            return _start_again("This link did not come from our set-up page.")
+        gate = gate_of(request)
+        # The state alone (unguessable, handed out to a granted page only, single-use)
+        # vouches for this request: the browser may come back without our cookie.
+        registration = gate.use_state(state) if state else None
+        if registration is None:
+            return _lost_page(settings, None)
+        request.session.pop("setup_state", None)
+        request.session["setup_grant"] = gate.grant()  # for the confirmation that may follow
+        if not code:
+            return _lost_page(settings, registration, "GitHub sent no code back.")
         try:
             app = await convert(settings, code, services.github_transport)
         except (ValueError, httpx.HTTPError) as exc:
-            return _start_again(f"GitHub did not hand over the App: {exc}.", 502)
+            reason = f"GitHub did not hand over the App: {exc}."
+            return _lost_page(settings, registration, reason, 502)
         values = env_values(app)
+        if registration.channel:
+            values["WEBHOOK_PROXY_URL"] = registration.channel
         path = settings.setup_env_file
         present = existing_keys(path)
         if present:
             # Never overwrite without asking: keep the App here until the user decides.
             token = secrets.token_urlsafe(16)
-            gate_of(request).pending[token] = (clock() + PENDING_SECONDS, app)
+            gate.pending[token] = (clock() + PENDING_SECONDS, app, values)
             request.session["setup_token"] = token
             return HTMLResponse(
                 page(
@@ -383,9 +505,37 @@ def make_router() -> APIRouter:
             return _start_again("This confirmation has expired.")
         request.session.pop("setup_token", None)
         settings: Settings = request.app.state.services.settings
-        return _write(entry[1], env_values(entry[1]), settings.setup_env_file)
+        return _write(entry[1], entry[2], settings.setup_env_file)
 
     return router
+
+
+def _lost_page(
+    settings: Settings, registration: Registration | None, reason: str = "", status: int = 400
+) -> HTMLResponse:
+    """The registration went wrong after GitHub may have created the App: what probably
+    happened, and where the App is to delete it (its name is taken while it exists)."""
+    where = (
+        registration.settings_url if registration else f"{settings.github_web_url}/settings/apps"
+    )
+    if registration is None:
+        reason = (
+            "This service does not know the link GitHub sent you back with: it was restarted "
+            "since the set-up page was opened (or the link was used already, or is over an "
+            "hour old)."
+        )
+    which = "the App's settings" if registration else "your Apps (or your organisation's)"
+    body = (
+        "<section class=warn><h1>The App was not set up here</h1>"
+        f"<p>{escape(reason)} Nothing was written.</p>"
+        "<p>GitHub has probably created the App already, and its name is taken while it "
+        f'exists: open <a href="{escape(where)}">{which} on GitHub</a> and delete it '
+        "(Advanced → Delete GitHub App), or register again under another name.</p>"
+        "<p>Then open the set-up link with the token that the service printed on its "
+        f'console (a restart prints a new one), or <a href="{SETUP_PATH}">start again</a> '
+        "if this browser still has the set-up page open.</p></section>"
+    )
+    return HTMLResponse(page("Set up", body), status_code=status)
 
 
 def _start_again(reason: str, status: int = 400) -> HTMLResponse:

@@ -33,8 +33,10 @@ def console_token(capsys: pytest.CaptureFixture[str]) -> str:
 
 async def unconfigured(harness_for, capsys, **overrides) -> tuple[Harness, str]:  # type: ignore[no-untyped-def]
     harness = await harness_for(**{**UNCONFIGURED, **overrides})
-    if str(overrides.get("public_url", "")).startswith("https://"):
-        harness.client.base_url = httpx.URL("https://app")  # the cookie is Secure
+    if overrides.get("public_url"):
+        # The browser on PUBLIC_URL's host (elsewhere the page redirects there first); on
+        # https the cookie is Secure.
+        harness.client.base_url = httpx.URL(str(overrides["public_url"]))
     return harness, console_token(capsys)
 
 
@@ -279,12 +281,14 @@ async def test_setup_needs_the_token_printed_on_the_console(
         ("/", {}),
         ("/setup", {}),
         ("/setup", {"token": "guessed"}),
-        ("/setup/callback", {"code": code, "state": "x"}),
     ]:
         answer = await harness.client.get(path, params=params)
         assert answer.status_code == 403, path
         assert "printed on its console" in answer.text
         assert "name=manifest" not in answer.text
+    # The callback answers to the state alone: unknown here, so nothing is exchanged.
+    lost = await harness.client.get("/setup/callback", params={"code": code, "state": "x"})
+    assert lost.status_code == 400 and "name=manifest" not in lost.text
     refused = await harness.client.post("/setup/confirm", data={"token": "x"})
     assert refused.status_code == 403
     assert code in harness.fake.manifests  # never exchanged
@@ -307,7 +311,8 @@ async def test_a_set_up_cookie_from_an_earlier_start_is_worthless(
     page = await after.client.get("/setup")
     assert page.status_code == 403 and "name=manifest" not in page.text
     answer = await after.client.get("/setup/callback", params={"code": code, "state": state})
-    assert answer.status_code == 403
+    assert answer.status_code == 400
+    assert "The App was not set up here" in answer.text
     assert code in after.fake.manifests
 
 
@@ -431,3 +436,164 @@ def test_access_log_lines_hide_one_time_codes(
     assert "GET /setup/callback?code=[redacted]&state=[redacted] HTTP/1.1 404 Not Found" in lines
     assert "GET /auth/callback?state=[redacted]&code=[redacted] HTTP/1.1 400 Bad Request" in lines
     assert not [line for line in lines for secret in secrets if secret in line]
+
+
+TUNNEL = "https://incidents.tunnel.example"
+
+
+async def test_opened_elsewhere_the_page_moves_to_public_url_first(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    harness, token = await unconfigured(
+        harness_for, capsys, setup_env_file=tmp_path / ".env", public_url=TUNNEL
+    )
+    harness.client.base_url = httpx.URL("http://localhost:3000")  # the laptop's address
+    moved = await harness.client.get("/setup", params={"token": token})
+    assert moved.status_code == 303
+    assert moved.headers["location"] == f"{TUNNEL}/setup?token={token}"
+    plain = await harness.client.get("/")
+    assert (plain.status_code, plain.headers["location"]) == (303, f"{TUNNEL}/setup")
+    guessed = await harness.client.get("/setup", params={"token": "guessed"})
+    assert guessed.status_code == 403 and "location" not in guessed.headers  # no open relay
+    # A tunnel that rewrites Host names the public one in X-Forwarded-Host: no loop.
+    rewritten = await harness.client.get(
+        "/setup", headers={"X-Forwarded-Host": "incidents.tunnel.example"}
+    )
+    assert rewritten.status_code == 403 and "printed on its console" in rewritten.text
+    # Following the redirect: the public host grants the session and shows the form.
+    harness.client.base_url = httpx.URL(TUNNEL)
+    opened = await harness.client.get(moved.headers["location"], follow_redirects=True)
+    assert "name=manifest" in opened.text
+    assert form_of(opened.text)[1]["redirect_url"] == f"{TUNNEL}/setup/callback"
+
+
+async def test_the_callback_needs_no_cookie_only_the_state(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """GitHub brings the browser back to PUBLIC_URL's host, where the page's cookie may not
+    exist: the state from the server's own store is enough, and works once."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("WEBHOOK_SECRET=old-secret-value\n")
+    harness = await with_token(harness_for, capsys, setup_env_file=env_file, public_url=TUNNEL)
+    state = state_of((await harness.client.get("/setup")).text)
+    harness.client.cookies.clear()  # another host, another browser profile: no cookie
+    code = harness.fake.manifest_code(app_id=4343)
+    answer = await harness.client.get("/setup/callback", params={"code": code, "state": state})
+    assert answer.status_code == 200 and "Settings already exist" in answer.text
+    token = re.search(r'name=token value="([^"]+)"', answer.text)
+    assert token
+    done = await harness.client.post("/setup/confirm", data={"token": token.group(1)})
+    assert "Restart the service" in done.text
+    assert Settings(_env_file=env_file).app_id == 4343  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://127.0.0.1:3000",
+        "http://127.8.0.1",
+        "http://localhost:3000",
+        "http://[::1]:3000",
+        "http://10.1.2.3",
+        "http://172.20.0.1:8080",
+        "http://192.168.1.5:3000",
+        "http://incidents.local",
+    ],
+)
+async def test_a_webhook_url_github_refuses_holds_the_button(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    base: str,
+) -> None:
+    harness, token = await unconfigured(harness_for, capsys, setup_env_file=tmp_path / ".env")
+    harness.client.base_url = httpx.URL(base)  # the page opened on that address
+    page = (await harness.client.get("/setup", params={"token": token}, follow_redirects=True)).text
+    assert "<button type=submit disabled>Create the App" in page, base
+    assert "Held: GitHub refuses to send webhooks to" in page
+    assert "https://smee.io/new" in page
+    # The same laptop with a proxy channel: GitHub reaches the channel.
+    channel = (await harness.client.get("/setup", params={"channel": "https://smee.io/AbC"})).text
+    assert "disabled" not in channel
+    assert form_of(channel)[1]["hook_attributes"] == {"url": "https://smee.io/AbC", "active": True}
+
+
+@pytest.mark.parametrize(
+    ("url", "held"),
+    [
+        ("https://smee.io/abc", False),
+        ("http://172.15.0.1/x", False),
+        ("http://172.32.0.1/x", False),
+        ("http://8.8.8.8/x", False),
+        ("http://172.31.255.1/x", True),
+        ("http://app.localhost/x", True),
+        ("http://LOCALHOST./x", True),
+        ("http://169.254.1.1/x", True),
+        ("http://[fd00::1]/x", True),
+    ],
+)
+def test_unreachable_webhook_hosts(url: str, held: bool) -> None:
+    assert (setup.unreachable_reason(url) is not None) == held
+
+
+async def test_a_proxy_channel_becomes_the_webhook_url_and_is_written(
+    first_run: Harness,
+) -> None:
+    channel = "https://smee.io/Fq2tGbKd9e"
+    page = (await first_run.client.get("/setup", params={"channel": channel})).text
+    assert form_of(page)[1]["hook_attributes"]["url"] == channel  # type: ignore[index]
+    assert 'name=channel size=40 placeholder="https://smee.io/…" value="https://smee.io/Fq' in page
+    bad = (await first_run.client.get("/setup", params={"channel": "javascript:x"})).text
+    assert "not an http(s) URL" in bad
+    state = state_of((await first_run.client.get("/setup", params={"channel": channel})).text)
+    code = first_run.fake.manifest_code(app_id=4242)
+    done = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
+    assert "Restart the service" in done.text
+    written = Settings(_env_file=first_run.services.settings.setup_env_file)  # type: ignore[call-arg]
+    assert (written.app_id, written.webhook_proxy_url) == (4242, channel)
+
+
+async def test_webhook_proxy_url_setting_goes_into_the_manifest(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    channel = "https://smee.io/from-the-env"
+    harness, token = await unconfigured(
+        harness_for, capsys, setup_env_file=tmp_path / ".env", webhook_proxy_url=channel
+    )
+    harness.client.base_url = httpx.URL("http://127.0.0.1:3000")
+    page = (await harness.client.get("/setup", params={"token": token}, follow_redirects=True)).text
+    manifest = form_of(page)[1]
+    assert manifest["hook_attributes"] == {"url": channel, "active": True}
+    assert manifest["redirect_url"] == "http://127.0.0.1:3000/setup/callback"
+    assert "disabled" not in page and "a webhook proxy channel" in page
+
+
+async def test_a_lost_registration_says_where_the_app_is(
+    harness_for,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shared = {"setup_env_file": tmp_path / ".env", "session_secret": "kept"}
+    before = await with_token(harness_for, capsys, **shared)
+    page = await before.client.get("/setup", params={"name": "Ops Flow", "org": "octo-org"})
+    state = state_of(page.text)
+    failed = await before.client.get("/setup/callback", params={"code": "gone", "state": state})
+    assert failed.status_code == 502
+    assert 'href="https://github.test/organizations/octo-org/settings/apps/ops-flow"' in failed.text
+    assert "delete it" in failed.text and "another name" in failed.text
+    # After a restart the state is unknown: GitHub's list of Apps, never "not from us".
+    state = state_of((await before.client.get("/setup")).text)
+    after, _ = await unconfigured(harness_for, capsys, **shared)
+    code = after.fake.manifest_code()
+    lost = await after.client.get("/setup/callback", params={"code": code, "state": state})
+    assert lost.status_code == 400
+    assert 'href="https://github.test/settings/apps"' in lost.text
+    assert "restarted" in lost.text and "delete it" in lost.text
+    assert "did not come from our set-up page" not in lost.text
+    assert code in after.fake.manifests  # never exchanged
