@@ -10,7 +10,7 @@ from app.labels import LabelScheme
 from app.lifecycle import SEVERITY_MEANINGS, Status
 from app.plan import AddLabels, Effect, OpenIssue, PostComment, RemoveLabel
 from app.records import Incident, TimelineEntry
-from app.status_comment import format_duration, format_time, render_timeline
+from app.status_comment import format_duration, format_time, quiet, render_timeline
 from app.transitions import MoveKind, request_move
 
 
@@ -39,7 +39,7 @@ def retrospective_issue(incident: Incident) -> OpenIssue:
         else "not set"
     )
     facts = [
-        f"- **Incident:** #{incident.number} {incident.title}".rstrip(),
+        f"- **Incident:** #{incident.number} {quiet(incident.title)}".rstrip(),
         f"- **Severity:** {severity}",
         f"- **Lead:** @{incident.lead}" if incident.lead else "- **Lead:** none recorded",
         f"- **Recorded:** {format_time(incident.declared_at)} by {incident.declared_by}",

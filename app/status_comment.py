@@ -80,8 +80,17 @@ def render_timeline(entries: tuple[TimelineEntry, ...]) -> list[str]:
 
 def describe(entry: TimelineEntry) -> str:
     if entry.kind == "note":
-        return f"Note: {entry.detail}"
-    return entry.detail or entry.kind.replace("-", " ").capitalize()
+        return f"Note: {quiet(entry.detail or '')}"
+    return quiet(entry.detail or "") or entry.kind.replace("-", " ").capitalize()
+
+
+def quiet(text: str) -> str:
+    """Text people wrote (notes, sub-issue titles), without mentions in the bot's voice.
+
+    A word joiner after `@` keeps the name readable but stops GitHub from notifying it
+    each time the status comment is edited.
+    """
+    return text.replace("@", "@\u2060")
 
 
 def _next_moves(

@@ -138,3 +138,13 @@ def test_only_a_reverted_move_leaves_the_status_comment_for_the_next_edit() -> N
     assert not only_reverted(DECLARED, moved)
     note = TimelineEntry(at(7), "dave", "note", "Rolled back the deploy")
     assert not only_reverted(DECLARED, DECLARED.noted(reverted, note))
+
+
+def test_mentions_in_notes_never_ping_from_the_status_comment() -> None:
+    from app.records import TimelineEntry
+    from app.status_comment import describe
+
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    note = describe(TimelineEntry(at, "alice", "note", "paged @octo/everyone and @bob"))
+    assert "@octo" not in note and "@bob" not in note
+    assert note.replace("\u2060", "") == "Note: paged @octo/everyone and @bob"
