@@ -139,9 +139,8 @@ def _status_command(target: Status) -> Handler:
             target,
             at=ctx.hint.at,
             actor=ctx.hint.actor,
-            scheme=ctx.scheme,
+            config=ctx.config,
             title=ctx.issue.title,
-            window=ctx.recurrence_window,
         )
         if move.kind is MoveKind.SAME:
             text = f"the incident is already {target.display}. " + explain_status(

@@ -190,7 +190,7 @@ def sync_labels(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None
             found = await github.app_client().request("GET", f"/repos/{repo}/installation")
             client = github.installation(int(found["id"]))
             assert services.responder is not None
-            scheme = await services.responder.scheme_for(client, repo)
+            scheme = (await services.responder.configs.get(client, repo)).config.scheme
             return await sync_repo_labels(client, repo, scheme)
         finally:
             await services.close()

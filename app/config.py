@@ -1,25 +1,19 @@
-"""The repo config `.github/incidents.yml`: its model, parsing with line-exact errors, a cache."""
+"""The repo config `.github/incidents.yml`: its model and parsing with line-exact errors (pure)."""
 
 from __future__ import annotations
 
-import base64
-import logging
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from functools import cached_property
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.github import Client, GitHubRefused, GitHubUnavailable
 from app.labels import DEFAULT_LABELS, LabelScheme
-from app.lifecycle import Severity, Status
-
-log = logging.getLogger(__name__)
+from app.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
 CONFIG_PATH = ".github/incidents.yml"
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -222,9 +216,11 @@ class Retrospective(Strict):
 
 
 class RepoConfig(Strict):
+    """The policy a repo chose: the one config value every decision is made from."""
+
     labels: Labels = Labels.model_validate({})
     lead: LeadConfig = LeadConfig()
-    recurrence_window: timedelta = timedelta(hours=48)
+    recurrence_window: timedelta = RECURRENCE_WINDOW
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
 
@@ -233,7 +229,7 @@ class RepoConfig(Strict):
     def _window(cls, value: object) -> timedelta:
         return parse_duration(value)
 
-    @property
+    @cached_property
     def scheme(self) -> LabelScheme:
         return self.labels.scheme()
 
@@ -404,108 +400,6 @@ def format_errors(loaded: LoadedConfig) -> str:
     )
 
 
-@dataclass
-class _Cached:
-    loaded: LoadedConfig
-    etag: str | None
-    checked: float  # monotonic time of the last look at GitHub
-    repo: str = ""  # as GitHub spells it
-
-
-class KeepsLastGood(Protocol):
-    """Where the last valid file of each repo outlives this process (app/last_good.py)."""
-
-    async def load(self, repo: str) -> tuple[str, str] | None: ...
-    async def save(self, repo: str, version: str, text: str) -> None: ...
-    async def forget(self, repo: str) -> None: ...
-
-
-@dataclass
-class ConfigCache:
-    """One config per repo, re-checked with its ETag after `ttl` seconds or a push."""
-
-    ttl: float = 300.0
-    clock: Callable[[], float] = time.monotonic
-    keeper: KeepsLastGood | None = None
-    _entries: dict[str, _Cached] = field(default_factory=dict)
-
-    async def get(self, client: Client, repo: str) -> LoadedConfig:
-        key = repo.casefold()
-        entry = self._entries.get(key)
-        now = self.clock()
-        if entry is not None and now - entry.checked < self.ttl:
-            return entry.loaded
-        refused = False
-        try:
-            response = await client.request(
-                "GET",
-                f"/repos/{repo}/contents/{CONFIG_PATH}",
-                headers={"If-None-Match": entry.etag} if entry and entry.etag else None,
-                ok_statuses=(404,),
-                want_response=True,
-            )
-        except GitHubRefused as exc:
-            # No `contents: read` on this installation (granted later by its owner): defaults.
-            log.warning("cannot read %s in %s: %s", CONFIG_PATH, repo, exc, extra={"repo": repo})
-            response, refused = None, True
-        except GitHubUnavailable:
-            if entry is None:
-                raise
-            # GitHub is down or rate limited: the last good answer beats failing the delivery.
-            log.warning("using the cached %s of %s: GitHub unavailable", CONFIG_PATH, repo)
-            return entry.loaded
-        if response is None:  # absent: the defaults
-            loaded, etag = LoadedConfig(), None
-            gone = not refused and (entry is None or entry.loaded.found)
-            if gone and self.keeper is not None:
-                await self.keeper.forget(repo)  # the defaults are the last good config now
-        elif response.status_code == 304 and entry is not None:  # unchanged, and free
-            loaded, etag = entry.loaded, entry.etag
-        else:
-            etag = response.headers.get("etag")
-            content = response.json()
-            loaded = _load(content, etag)
-            if loaded.valid and self.keeper is not None:
-                await self.keeper.save(repo, (loaded.version or "")[:64], _text(content))
-            elif loaded.errors:
-                previous = entry.loaded if entry is not None else await self._kept(repo)
-                loaded = keep_last_good(loaded, previous)
-                log.warning(
-                    "invalid %s in %s, using %s: %s",
-                    CONFIG_PATH,
-                    repo,
-                    in_force(loaded),
-                    "; ".join(map(str, loaded.errors)),
-                    extra={"repo": repo},
-                )
-        self._entries[key] = _Cached(loaded, etag, now, repo)
-        return loaded
-
-    async def _kept(self, repo: str) -> LoadedConfig | None:
-        """The last valid version an earlier run (or another instance) saw."""
-        kept = await self.keeper.load(repo) if self.keeper is not None else None
-        if kept is None:
-            return None
-        config, errors = parse_config(kept[1])
-        return None if errors else LoadedConfig(config, True, kept[0])
-
-    def invalid(self) -> dict[str, LoadedConfig]:
-        """Repos whose current config file is invalid, by name: what the dashboard notes."""
-        return {e.repo: e.loaded for e in self._entries.values() if not e.loaded.valid}
-
-    async def scheme_for(self, client: Client, repo: str) -> LabelScheme:
-        return (await self.get(client, repo)).config.scheme
-
-    async def window_for(self, client: Client, repo: str) -> timedelta:
-        return (await self.get(client, repo)).config.recurrence_window
-
-    def invalidate(self, repo: str) -> None:
-        """A push changed the file: look again (with the ETag) at the next use."""
-        entry = self._entries.get(repo.casefold())
-        if entry is not None:
-            self._entries[repo.casefold()] = replace(entry, checked=float("-inf"))
-
-
 def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> LoadedConfig:
     """An invalid new version keeps the config of the last valid one in force: falling back
     to the defaults would silently stop managing a repo whose labels are renamed."""
@@ -516,16 +410,6 @@ def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> Loade
     if previous.kept_version is not None:
         return replace(loaded, config=previous.config, kept_version=previous.kept_version)
     return loaded
-
-
-def _text(content: dict[str, Any]) -> str:
-    raw = content.get("content") or ""
-    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
-
-
-def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
-    config, errors = parse_config(_text(content))
-    return LoadedConfig(config, True, str(content.get("sha") or etag or ""), errors)
 
 
 def push_touches_config(payload: dict[str, Any]) -> bool:

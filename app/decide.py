@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from app.config import RepoConfig
 from app.labels import LabelScheme
 from app.lifecycle import (
+    CLOSED,
     INITIAL,
     MEANINGS,
     ORDER,
@@ -25,7 +27,6 @@ from app.plan import (
 )
 from app.records import Incident, TimelineEntry
 from app.transitions import (
-    RECURRENCE_WINDOW,
     MoveKind,
     change_severity,
     request_move,
@@ -89,31 +90,31 @@ def reconcile_labels(
     hint: Hint,
     issue: Issue,
     incident: Incident | None,
-    scheme: LabelScheme,
-    *,
-    window: timedelta = RECURRENCE_WINDOW,
+    config: RepoConfig,
 ) -> Decision:
     """Converge an issue's incident labels and the record; the same result in any event order."""
+    scheme = config.scheme
     has_incident_label = any(_same(label, scheme.incident) for label in issue.labels)
     if incident is None:
         if not has_incident_label:
             return Decision(None)
         if not hint.declarer_permitted:
             return _report(issue, scheme)
-        return _adopt(hint, issue, scheme, window)
+        return _adopt(hint, issue, config)
     if not incident.managed:
         if not has_incident_label:
             return Decision(incident)
         incident = incident.noted(TimelineEntry(hint.at, hint.actor, "resumed"))
         incident = replace(incident, managed=True)
-        return _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
+        return _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     if not has_incident_label:
         return _withdraw(hint, issue, incident, scheme)
-    return _reconcile(hint, issue, incident, scheme, window)
+    return _reconcile(hint, issue, incident, config)
 
 
-def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme, window: timedelta) -> Decision:
+def _adopt(hint: Hint, issue: Issue, config: RepoConfig) -> Decision:
     """First sight of an incident: record it from its labels."""
+    scheme = config.scheme
     statuses = scheme.statuses_in(issue.labels)
     hinted = scheme.status_of(hint.label) if hint.label else None
     if hinted in statuses:
@@ -152,7 +153,7 @@ def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme, window: timedelta) -> 
             to_value=status.value,
         )
     )
-    decision = _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
+    decision = _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     return Decision(decision.incident, (*decision.plan, *credit))
 
 
@@ -217,19 +218,17 @@ def _reconcile(
     hint: Hint,
     issue: Issue,
     incident: Incident,
-    scheme: LabelScheme,
-    window: timedelta,
+    config: RepoConfig,
     *,
     restore_quietly: bool = False,
     changed: bool = False,
 ) -> Decision:
+    scheme = config.scheme
     plan: list[Effect] = []
     # Ask for a missing severity once, when the incident is first seen or resumed.
     incident, severity_plan = _reconcile_severity(hint, issue, incident, scheme, restore_quietly)
     plan += severity_plan
-    incident, status_plan = _reconcile_status(
-        hint, issue, incident, scheme, window, restore_quietly
-    )
+    incident, status_plan = _reconcile_status(hint, issue, incident, config, restore_quietly)
     plan += status_plan
     return Decision(incident, tuple(plan)) if (plan or changed) else Decision(incident)
 
@@ -238,10 +237,10 @@ def _reconcile_status(
     hint: Hint,
     issue: Issue,
     incident: Incident,
-    scheme: LabelScheme,
-    window: timedelta,
+    config: RepoConfig,
     restore_quietly: bool,
 ) -> tuple[Incident, list[Effect]]:
+    scheme = config.scheme
     recorded = incident.status
     present: dict[str, Status] = {}
     for label in issue.labels:
@@ -274,9 +273,8 @@ def _reconcile_status(
             target,
             at=hint.at,
             actor=hint.actor,
-            scheme=scheme,
+            config=config,
             title=issue.title,
-            window=window,
         )
         if move.kind is MoveKind.MOVED:
             plan = [RemoveLabel(label) for label, s in present.items() if s is recorded]
@@ -366,16 +364,15 @@ def reconcile_issue(
     hint: Hint,
     issue: Issue,
     incident: Incident | None,
-    scheme: LabelScheme,
-    *,
-    window: timedelta = RECURRENCE_WINDOW,
+    config: RepoConfig,
 ) -> Decision:
     """Labels first, then open/closed: an incident is closed only once it is resolved."""
-    decision = reconcile_labels(hint, issue, incident, scheme, window=window)
+    scheme = config.scheme
+    decision = reconcile_labels(hint, issue, incident, config)
     current = decision.incident
     if current is None or not current.managed or issue.state != "closed":
         return decision
-    if current.status in (Status.RESOLVED, Status.REVIEWED):
+    if current.status in CLOSED:
         return decision
     body = (
         f"I reopened this incident: it is still **{current.status.display}**, and an incident "
@@ -393,9 +390,10 @@ def reconcile_issue(
 
 
 def link_stabilization_issue(
-    hint: Hint, incident: Incident, child: Issue, scheme: LabelScheme
+    hint: Hint, incident: Incident, child: Issue, config: RepoConfig
 ) -> Decision:
     """A sub-issue linked while Stabilization pending is stabilization work: label it so."""
+    scheme = config.scheme
     if not incident.managed or incident.status is not Status.STABILIZATION_PENDING:
         return Decision(incident)
     present = {label.casefold() for label in child.labels}

@@ -13,7 +13,8 @@ from app import followup_commands  # noqa: F401  (registers /lead, /timeline, /r
 from app.apply import apply_plan
 from app.bookkeeping import Bookkeeping
 from app.commands import REGISTRY
-from app.config import ConfigCache, LoadedConfig, format_errors, push_touches_config
+from app.config import LoadedConfig, format_errors, push_touches_config
+from app.config_source import ConfigCache
 from app.decide import Hint
 from app.github import Client, GitHubRefused, marker
 from app.inbox import Delivery, Envelope, Inbox
@@ -265,7 +266,8 @@ class FollowUp:
         if incident is None:
             return None
         client = self.responder.github.installation(event.installation.id)
-        scheme = (await self.configs.get(client, repo)).config.scheme
+        config = (await self.configs.get(client, repo)).config
+        scheme = config.scheme
         hint = Hint(
             event="issues",
             action="closed",
@@ -275,8 +277,8 @@ class FollowUp:
             label=scheme.status_label(Status.REVIEWED),
         )
         issue = issue_from_api(repo, repo_id, await client.get_issue(repo, number))
-        decision = retro_completed(hint, issue, incident, scheme, event.issue.number)
-        turn = Turn(client, event.installation.id, scheme, hint, issue, incident)
+        decision = retro_completed(hint, issue, incident, config, event.issue.number)
+        turn = Turn(client, event.installation.id, config, hint, issue, incident)
         outcome = await self.responder._carry_out(turn, decision, delivery)
         return f"retrospective #{event.issue.number} completed: {outcome}"
 
@@ -298,8 +300,7 @@ def install(
     """Wire config, leads, status comments, retrospectives and reminders into the responder."""
     configs = ConfigCache(ttl=config_ttl_seconds, keeper=LastGoodConfigs(books.engine))
     followup = FollowUp(responder, configs, books, inbox)
-    responder.scheme_for = configs.scheme_for
-    responder.window_for = configs.window_for
+    responder.configs = configs
     responder.after_change.append(followup.after_change)
     for name, handler in (
         (FOLLOW_UP_EVENT, followup.on_follow_up),

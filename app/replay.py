@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,10 @@ import httpx
 
 from app.command_flow import run_commands
 from app.commands import REGISTRY, CommandContext, parse_commands
-from app.config import parse_config
+from app.config import DEFAULT_CONFIG, RepoConfig, parse_config
 from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
 from app.label_sync import INSTALLATION_EVENTS, describe, plan_labels
-from app.labels import DEFAULT_LABELS, LabelScheme
+from app.labels import DEFAULT_LABELS
 from app.payloads import Event
 from app.plan import (
     AddLabels,
@@ -36,7 +36,6 @@ from app.records import Incident
 from app.responder import hint_for, issue_from_api, labelled
 from app.services import build_services
 from app.settings import Settings
-from app.transitions import RECURRENCE_WINDOW
 
 
 @dataclass
@@ -57,16 +56,15 @@ def decide(
     hint: Hint,
     issue: Issue,
     incident: Incident | None,
-    scheme: LabelScheme,
+    config: RepoConfig,
     *,
     permitted: bool,
-    window: timedelta = RECURRENCE_WINDOW,
 ) -> tuple[Decision | None, str]:
     """The core's answer to one delivery, as the responder would ask it (pure)."""
     if event_name == "issues":
         if event.issue is not None and event.issue.pull_request is not None:
             return None, "ignored: pull request"
-        decision = reconcile_issue(hint, issue, incident, scheme, window=window)
+        decision = reconcile_issue(hint, issue, incident, config)
         if decision.incident is None:
             return decision, "reported" if decision.plan else "not an incident"
         return decision, ""
@@ -76,9 +74,7 @@ def decide(
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         if not commands:
             return None, "no commands"
-        ctx = CommandContext(
-            hint, issue, incident, scheme, event.comment.id, permitted, recurrence_window=window
-        )
+        ctx = CommandContext(hint, issue, incident, config, event.comment.id, permitted)
         return run_commands(commands, ctx), ""
     if event_name == "sub_issues":
         if event.action != "sub_issue_added" or event.sub_issue is None:
@@ -86,7 +82,7 @@ def decide(
         if incident is None:
             return None, "not an incident"
         child = issue_from_api(issue.repo, issue.repo_id, event.sub_issue.model_dump())
-        return link_stabilization_issue(hint, incident, child, scheme), ""
+        return link_stabilization_issue(hint, incident, child, config), ""
     return None, f"ignored: {event_name} deliveries are not decided by the core"
 
 
@@ -187,13 +183,11 @@ async def replay(
     payload: dict[str, Any] = json.loads(path.read_text())
     event = Event.model_validate(payload)
     result = Replayed()
-    scheme: LabelScheme = DEFAULT_LABELS
-    window = RECURRENCE_WINDOW
+    config = DEFAULT_CONFIG
     if config_file is not None:
         config, errors = parse_config(config_file.read_text(), str(config_file))
         if errors:
             raise ValueError("\n".join(str(error) for error in errors))
-        scheme, window = config.scheme, config.recurrence_window
     services = await build_services(settings, github_transport=transport, start_worker=False)
     try:
         if not dry_run and (services.github is None or services.responder is None):
@@ -221,8 +215,7 @@ async def replay(
                 raise RuntimeError("the payload has no installation id to read the issue with")
             client = services.github.installation(event.installation.id)
             if config_file is None:
-                scheme = await services.responder.scheme_for(client, repo)
-                window = await services.responder.window_for(client, repo)
+                config = (await services.responder.configs.get(client, repo)).config
             data = await client.get_issue(repo, issue_ref.number)
             if event_name == "issue_comment" and result.hint is not None:
                 permitted = await services.responder.permissions.may_triage(
@@ -232,7 +225,7 @@ async def replay(
                 event_name == "issues"
                 and result.before is None
                 and result.hint is not None
-                and labelled(data, scheme.incident)
+                and labelled(data, config.scheme.incident)
             ):
                 # As the responder asks: may this sender declare, or is the issue a report?
                 may = await services.responder.may_declare(client, repo, event, data)
@@ -246,9 +239,8 @@ async def replay(
             result.hint,
             result.issue,
             result.before,
-            scheme,
+            config,
             permitted=permitted,
-            window=window,
         )
         return result
     finally:
@@ -270,7 +262,8 @@ async def _replay_installation(
     assert event.installation is not None
     client = services.github.installation(event.installation.id)
     for repository in repos:
-        scheme = await services.responder.scheme_for(client, repository.full_name)
+        loaded = await services.responder.configs.get(client, repository.full_name)
+        scheme = loaded.config.scheme
         existing = await client.paginate(f"/repos/{repository.full_name}/labels")
         changes = plan_labels(existing, scheme.specs())
         for change in changes:

@@ -5,45 +5,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from app import builtin_commands  # noqa: F401  (registers the commands)
 from app.apply import apply_plan
 from app.command_flow import HELP_EVERY, MAX_COMMANDS, help_given_at, run_commands
 from app.commands import REGISTRY, Command, CommandContext, parse_commands
+from app.config import RepoConfig
+from app.config_source import ConfigSource, Defaults
 from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
 from app.github import Client, GitHubApp, GitHubRefused
 from app.inbox import Delivery
 from app.issue_form import labels_from_form
 from app.label_sync import INSTALLATION_EVENTS, on_installation
-from app.labels import DEFAULT_LABELS, LabelScheme
+from app.labels import LabelScheme
 from app.payloads import Event
 from app.permissions import PermissionCache
 from app.plan import OpenIssue, PostComment
 from app.reads import ReadLog
 from app.records import Incident
 from app.store import IncidentStore
-from app.transitions import RECURRENCE_WINDOW
 
 log = logging.getLogger(__name__)
 
 # Label changes: the sidebar sends one delivery per label, all after the change.
 SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
 
-SchemeLookup = Callable[[Client, str], Awaitable[LabelScheme]]
-WindowLookup = Callable[[Client, str], Awaitable[timedelta]]
 AfterChange = Callable[[Client, Incident | None, Incident], Awaitable[None]]
 # Tried before the built-in handling of its event; an outcome ends it, None passes it on.
 EventHandler = Callable[[Delivery, Event], Awaitable[str | None]]
-
-
-async def default_scheme(_client: Client, _repo: str) -> LabelScheme:
-    return DEFAULT_LABELS
-
-
-async def default_window(_client: Client, _repo: str) -> timedelta:
-    return RECURRENCE_WINDOW
 
 
 def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
@@ -64,9 +55,8 @@ def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
 class Responder:
     github: GitHubApp
     store: IncidentStore
-    scheme_for: SchemeLookup = default_scheme
-    # The repo's recurrence window (`recurrence_window` in its config).
-    window_for: WindowLookup = default_window
+    # The repo config in force: read once per decision.
+    configs: ConfigSource = field(default_factory=Defaults)
     permissions: PermissionCache = field(default_factory=PermissionCache)
     # Called after each saved change, in order, with (client, before, after).
     after_change: list[AfterChange] = field(default_factory=list)
@@ -100,7 +90,7 @@ class Responder:
             return await self.on_sub_issue(delivery, event)
         if delivery.event in INSTALLATION_EVENTS:
             # No issue here: label sync for the repositories the App was given.
-            return await on_installation(self.github, self.scheme_for, delivery.event, event)
+            return await on_installation(self.github, self.configs, delivery.event, event)
         return "ignored"
 
     async def record(
@@ -125,7 +115,13 @@ class Responder:
         return sender.login == await self.github.bot_login()
 
     async def _turn(
-        self, delivery: Delivery, event: Event, hint: Hint, *, check_declarer: bool = False
+        self,
+        delivery: Delivery,
+        event: Event,
+        hint: Hint,
+        *,
+        check_declarer: bool = False,
+        config: RepoConfig | None = None,
     ) -> Turn:
         """Read what a decision needs: the repo's labels, the issue now, and our record.
 
@@ -137,7 +133,9 @@ class Responder:
         assert issue_ref is not None
         repo = event.repository.full_name
         client = self.github.installation(event.installation.id)
-        scheme = await self.scheme_for(client, repo)
+        if config is None:
+            config = (await self.configs.get(client, repo)).config
+        scheme = config.scheme
         data, read_at = await client.read_issue(repo, issue_ref.number)
         incident = await self.store.load(event.repository.id, issue_ref.number)
         if incident is None and check_declarer and labelled(data, scheme.incident):
@@ -147,16 +145,14 @@ class Responder:
             # A report's form answers stay answers: no severity label for an outsider.
             data = await apply_form_answers(client, repo, data, scheme)
         issue = issue_from_api(repo, event.repository.id, data)
-        window = await self.window_for(client, repo)
         updated_at = _github_time(data.get("updated_at"))
         return Turn(
             client,
             event.installation.id,
-            scheme,
+            config,
             hint,
             issue,
             incident,
-            window,
             read=(updated_at, read_at),
         )
 
@@ -206,12 +202,12 @@ class Responder:
         ):
             # The other half of a sidebar change already read and acted on: no call needed.
             return "covered by an earlier read"
-        if not await self._may_be_incident(event):
+        client = self.github.installation(event.installation.id)
+        config = (await self.configs.get(client, event.repository.full_name)).config
+        if not await self._may_be_incident(event, config.scheme):
             return "not an incident"
-        turn = await self._turn(delivery, event, hint, check_declarer=True)
-        decision = reconcile_issue(
-            turn.hint, turn.issue, turn.incident, turn.scheme, window=turn.recurrence_window
-        )
+        turn = await self._turn(delivery, event, hint, check_declarer=True, config=config)
+        decision = reconcile_issue(turn.hint, turn.issue, turn.incident, turn.config)
         if decision.incident is None and not decision.plan:
             return "not an incident"
         outcome = await self._carry_out(turn, decision, delivery)
@@ -238,15 +234,13 @@ class Responder:
             return True
         return await self.permissions.may_triage(client, repo, sender.login)
 
-    async def _may_be_incident(self, event: Event) -> bool:
+    async def _may_be_incident(self, event: Event, scheme: LabelScheme) -> bool:
         """False for an issue we never recorded whose payload lacks the incident label.
 
         Saves a read of every ordinary issue's events: if `incident` is added later, that
         change arrives as its own delivery, carrying the label.
         """
-        assert event.issue and event.repository and event.installation
-        client = self.github.installation(event.installation.id)
-        scheme = await self.scheme_for(client, event.repository.full_name)
+        assert event.issue and event.repository
         incident_label = scheme.incident.casefold()
         if any(label.name.casefold() == incident_label for label in event.issue.labels):
             return True
@@ -267,7 +261,7 @@ class Responder:
         if turn.incident is None:
             return "not an incident"
         child = issue_from_api(turn.issue.repo, turn.issue.repo_id, event.sub_issue.model_dump())
-        decision = link_stabilization_issue(hint, turn.incident, child, turn.scheme)
+        decision = link_stabilization_issue(hint, turn.incident, child, turn.config)
         return await self._carry_out(turn, decision, delivery)
 
     async def on_comment(self, delivery: Delivery, event: Event) -> str:
@@ -309,10 +303,9 @@ class Responder:
             hint,
             turn.issue,
             turn.incident,
-            turn.scheme,
+            turn.config,
             event.comment.id,
             permitted,
-            recurrence_window=turn.recurrence_window,
             help_given_at=help_given_at(comments or []),
         )
         decision = run_commands(commands, ctx)
@@ -349,11 +342,10 @@ class Turn:
 
     client: Client
     installation_id: int
-    scheme: LabelScheme
+    config: RepoConfig
     hint: Hint
     issue: Issue
     incident: Incident | None
-    recurrence_window: timedelta = RECURRENCE_WINDOW
     read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
 
 

@@ -91,7 +91,7 @@ def retrospective_issue(incident: Incident) -> OpenIssue:
 
 
 def retro_completed(
-    hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme, retro_number: int
+    hint: Hint, issue: Issue, incident: Incident, config: RepoConfig, retro_number: int
 ) -> Decision:
     """The retrospective was closed as completed: Resolved → Reviewed, and close the incident.
 
@@ -104,7 +104,7 @@ def retro_completed(
         Status.REVIEWED,
         at=hint.at,
         actor=hint.actor,
-        scheme=scheme,
+        config=config,
         title=issue.title,
     )
     if move.kind is MoveKind.SAME:
@@ -117,7 +117,7 @@ def retro_completed(
         )
         return Decision(incident, (PostComment(f"retro-closed:{hint.delivery_id}", text),))
     note = TimelineEntry(hint.at, hint.actor, "retro", f"Retrospective #{retro_number} completed")
-    labels = _status_label_changes(issue, scheme, Status.REVIEWED)
+    labels = _status_label_changes(issue, config.scheme, Status.REVIEWED)
     return Decision(move.incident.noted(note), (*labels, *move.effects))
 
 

@@ -7,13 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from app.config import RepoConfig
 from app.labels import LabelScheme
-from app.lifecycle import Severity, Status, is_legal
+from app.lifecycle import CLOSED, SEVERE, Severity, Status, is_legal
 from app.plan import Effect, LabelOpenSubIssues, OpenIssue, PostComment, SetIssueState, opened
 from app.records import Incident, TimelineEntry
-
-RECURRENCE_WINDOW = timedelta(hours=48)
-SEVERE = frozenset({Severity.CRITICAL, Severity.MAJOR})
 
 
 class MoveKind(Enum):
@@ -36,15 +34,15 @@ def request_move(
     *,
     at: datetime,
     actor: str,
-    scheme: LabelScheme,
+    config: RepoConfig,
     title: str,
-    window: timedelta = RECURRENCE_WINDOW,
 ) -> Move:
     """Decide a requested status change, applying the recurrence rule to Resolved/Reviewed."""
     current = incident.status
+    window = config.recurrence_window
     if target is current:
         return Move(MoveKind.SAME, incident)
-    if target is Status.STABILIZATION_PENDING and current in (Status.RESOLVED, Status.REVIEWED):
+    if target is Status.STABILIZATION_PENDING and current in CLOSED:
         within = (
             current is Status.RESOLVED
             and incident.resolved_at is not None
@@ -52,7 +50,7 @@ def request_move(
         )
         if not within:
             return _recurrence(
-                incident, at=at, actor=actor, scheme=scheme, title=title, window=window
+                incident, at=at, actor=actor, scheme=config.scheme, title=title, window=window
             )
     if not is_legal(current, target):
         return Move(MoveKind.ILLEGAL, incident)
