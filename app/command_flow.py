@@ -36,7 +36,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     known = [c for c in commands if c.name in REGISTRY]  # others: another bot's, or prose
     plan: list[Effect] = []
     answers: list[tuple[Command, str]] = []
-    helped = ran = False
+    helped = ran = retro = False
     for command in known[:MAX_COMMANDS]:
         spec = REGISTRY[command.name]
         ref = ctx.ref(command)
@@ -61,6 +61,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
         step = replace(ctx, incident=incident, issue=issue)
         decision = spec.handler(command, step)
         ran = True
+        retro = retro or decision.retro
         if decision.incident is not None:
             incident = _tag(decision.incident, incident, ref)
         effects = tuple(e for e in decision.plan if not isinstance(e, PostComment))
@@ -72,7 +73,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     # a reader's wall of `/help`, answered a minute ago, gets no reply at all.
     if answers or (ran and skipped > 0):
         plan.append(_one_reply(ctx, answers, skipped, helped))
-    return Decision(incident, tuple(plan))
+    return Decision(incident, tuple(plan), retro=retro)
 
 
 def _one_reply(

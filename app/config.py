@@ -410,16 +410,3 @@ def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> Loade
     if previous.kept_version is not None:
         return replace(loaded, config=previous.config, kept_version=previous.kept_version)
     return loaded
-
-
-def push_touches_config(payload: dict[str, Any]) -> bool:
-    """A push to the default branch that adds, changes or removes the config file."""
-    repository = payload.get("repository") or {}
-    branch = repository.get("default_branch") or "main"
-    if payload.get("ref") != f"refs/heads/{branch}":
-        return False
-    for commit in payload.get("commits") or []:
-        for kind in ("added", "modified", "removed"):
-            if CONFIG_PATH in (commit.get(kind) or []):
-                return True
-    return False

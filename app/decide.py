@@ -20,7 +20,7 @@ from app.plan import (
     AddLabels,
     AddSubIssueLabels,
     Effect,
-    Plan,
+    Effects,
     PostComment,
     RemoveLabel,
     SetIssueState,
@@ -47,6 +47,7 @@ class Issue:
     labels: tuple[str, ...]
     author: str = ""
     created_at: datetime | None = None  # GitHub's time the issue was opened
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class Hint:
 @dataclass(frozen=True)
 class Decision:
     incident: Incident | None
-    plan: Plan = ()
+    plan: Effects = ()
+    # `/retro` asked for the retrospective now (what follows the change opens it, once).
+    retro: bool = False
 
     @property
     def changed(self) -> bool:

@@ -19,7 +19,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-from app.github import Client
 from app.inbox import Delivery, Inbox
 from app.records import Incident
 
@@ -46,10 +45,15 @@ def route_of(path: str, base_path: str = "") -> str:
 class Metrics:
     """One registry per service instance (tests build many; the global one would clash)."""
 
-    def __init__(self, api_base_path: str = "") -> None:
+    def __init__(
+        self,
+        api_base_path: str = "",
+        *,
+        commands_of: Callable[[Delivery], tuple[str, ...]] | None = None,
+    ) -> None:
         self.api_base_path = api_base_path.rstrip("/")
-        # A delivery's commands as the responder parsed them: a comment is parsed once.
-        self.commands_of: Callable[[Delivery], tuple[str, ...]] = lambda _delivery: ()
+        # A delivery's commands as the router parsed them: a comment is parsed once.
+        self.commands_of = commands_of or (lambda _delivery: ())
         r = self.registry = CollectorRegistry()
         self._received_by: dict[tuple[str, bool], Counter] = {}
         self.received = Counter(
@@ -159,10 +163,8 @@ class Metrics:
         if remaining is not None and remaining.isdigit():
             self.rate_limit_remaining.set(int(remaining))
 
-    async def incident_changed(
-        self, _client: Client, before: Incident | None, after: Incident
-    ) -> None:
-        """A Responder after-change hook: count the status moves and reverts just recorded."""
+    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
+        """A notifier: count the status moves and reverts just recorded."""
         start = len(before.timeline) if before is not None else 0
         for entry in after.timeline[start:]:
             if entry.kind == "declared":
@@ -175,6 +177,9 @@ class Metrics:
                 ).inc()
             elif entry.kind == "reverted":
                 self.reverts.inc()
+
+    async def drain(self) -> None:
+        return None
 
     async def render(self, inbox: Inbox) -> bytes:
         """The exposition text, with the inbox gauges read fresh from the database."""

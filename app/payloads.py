@@ -42,6 +42,13 @@ class Repository(Lenient):
     id: int
     full_name: str
     private: bool = False
+    default_branch: str | None = None
+
+
+class Commit(Lenient):
+    added: list[str] = []
+    modified: list[str] = []
+    removed: list[str] = []
 
 
 class Installation(Lenient):
@@ -94,6 +101,17 @@ class Event(Lenient):
     parent_issue_repo: Repository | None = None
     repositories: list[Repository] | None = None
     repositories_added: list[Repository] | None = None
+    # A push: its branch and the files each commit changed.
+    ref: str | None = None
+    commits: list[Commit] | None = None
+    number: int | None = None  # the incident of an internal follow-up delivery
+
+    def pushed(self, path: str) -> bool:
+        """A push to the default branch that adds, changes or removes the file at `path`."""
+        branch = (self.repository.default_branch if self.repository else None) or "main"
+        if self.ref != f"refs/heads/{branch}":
+            return False
+        return any(path in (*c.added, *c.modified, *c.removed) for c in self.commits or [])
 
     def incident_issue(self) -> IssuePayload | None:
         """The issue whose incident this delivery concerns (a sub-issue's parent)."""

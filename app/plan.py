@@ -51,6 +51,19 @@ class OpenIssue:
     assignees: tuple[str, ...] = ()
     sub_issue_of: int | None = None  # link it as a sub-issue of this issue number
     record: Incident | None = None  # record the new issue as this incident
+    # Look for its marker before every creation, not only on retries: for issues whose record
+    # the database may have lost (a retrospective), found again by the marker in their body.
+    look_first: bool = False
+
+
+@dataclass(frozen=True)
+class KeepStatusComment:
+    """Edit the issue's one status comment in place (`comment_id`, else found by its marker);
+    post it again if it is gone. `on`: the key of an issue this plan opens, instead of ours."""
+
+    text: str
+    comment_id: int | None = None
+    on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +88,17 @@ class Assign:
 
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+    on: str | None = None  # the key of an issue this plan opens, instead of ours
 
 
 def opened(key: str) -> str:
-    """A placeholder for the number of the issue an OpenIssue with `key` creates."""
+    """A placeholder for `#NUMBER` of the issue an OpenIssue with `key` creates."""
     return f"\u27e6opened:{key}\u27e7"
+
+
+def opened_number(key: str) -> str:
+    """A placeholder for the bare NUMBER of the issue an OpenIssue with `key` creates."""
+    return f"\u27e6number:{key}\u27e7"
 
 
 Effect = (
@@ -91,5 +110,6 @@ Effect = (
     | LabelOpenSubIssues
     | AddSubIssueLabels
     | Assign
+    | KeepStatusComment
 )
-Plan = tuple[Effect, ...]
+Effects = tuple[Effect, ...]

@@ -19,12 +19,9 @@ def retro_key(incident: Incident) -> str:
 
 
 def wants_retro(before: Incident | None, after: Incident, config: RepoConfig) -> bool:
-    """Reaching Resolved at a listed severity, or `/retro` just asked for one."""
+    """Reaching Resolved at a listed severity (`/retro` asks on its own: Decision.retro)."""
     if not after.managed:
         return False
-    seen = len(before.timeline) if before is not None else 0
-    if any(e.kind == "retro-requested" for e in after.timeline[seen:]):
-        return True
     reached = after.status is Status.RESOLVED and (
         before is None or before.status is not Status.RESOLVED
     )

@@ -31,7 +31,7 @@ def render_status(
     scheme: LabelScheme,
     *,
     commands: Mapping[Status, str],
-    retro_number: int | None = None,
+    retro_number: int | str | None = None,
 ) -> str:
     """The whole status comment; the same record always gives the same text."""
     lines = [f"### Incident status: {incident.status.display}", ""]
@@ -88,7 +88,7 @@ def _next_moves(
     incident: Incident,
     scheme: LabelScheme,
     commands: Mapping[Status, str],
-    retro_number: int | None,
+    retro_number: int | str | None,
 ) -> list[str]:
     if not incident.managed:
         return []

@@ -1,0 +1,388 @@
+"""One table from (event, action) to what a delivery's decision is read from: for the service
+and for `incident-flow replay` alike."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from app.command_flow import MAX_COMMANDS, help_given_at
+from app.commands import REGISTRY, Command, parse_commands
+from app.config import LoadedConfig
+from app.decide import Hint, Issue
+from app.decision import Kind, Occurrence, Snapshot
+from app.followup import History
+from app.inbox import Delivery
+from app.lifecycle import CLOSED, Status
+from app.payloads import Event, User
+from app.records import Extras, Incident
+from app.sources import Reads
+from app.store import IncidentStore
+
+# Internal deliveries that finish an unfinished plan; GitHub never sends an event of this name.
+FOLLOW_UP_EVENT = "incident-flow.follow-up"
+# Label changes: the sidebar sends one delivery per label, all after the change.
+SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One delivery read: what happened and the state, ready to decide; how to report it."""
+
+    installation_id: int
+    event: Occurrence
+    snapshot: Snapshot
+    prefix: str = ""  # the outcome: prefix + what was applied
+    outcome: str | None = None  # or this, whatever was applied
+    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
+    comments: tuple[dict[str, Any], ...] | None = None  # listed already: apply lists none
+
+    @property
+    def issue(self) -> Issue:
+        return self.snapshot.issue
+
+
+Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
+
+
+class CommandsSeen:
+    """Each comment delivery's parsed command names, until the metrics take them."""
+
+    def __init__(self, bound: int = 1024) -> None:
+        self.bound = bound  # should an outcome never come
+        self._seen: dict[int, tuple[str, ...]] = {}
+
+    def note(self, delivery: Delivery, commands: list[Command]) -> None:
+        if not commands:
+            return
+        while len(self._seen) >= self.bound:
+            del self._seen[next(iter(self._seen))]
+        self._seen[delivery.seq] = tuple(c.name for c in commands)
+
+    def pop(self, delivery: Delivery) -> tuple[str, ...]:
+        """The registered commands this delivery's comment held (once; for the metrics)."""
+        return self._seen.pop(delivery.seq, ())
+
+
+class Books(Protocol):
+    """The bookkeeping reads a decision needs (app/bookkeeping.py has them)."""
+
+    async def extras(self, repo_id: int, number: int) -> Extras: ...
+    async def last_led(self, repo_id: int) -> dict[str, datetime]: ...
+    async def incident_for_retro(self, repo_id: int, retro_number: int) -> int | None: ...
+
+
+async def _never(_key: str, _at: datetime | None) -> bool:
+    return False
+
+
+@dataclass
+class Router:
+    """Reads each kind of delivery's snapshot: every read a decision needs, and no more."""
+
+    reads: Reads
+    store: IncidentStore
+    books: Books
+    # Whether a later read covered a change (sidebar changes); by default none did.
+    covered: Callable[[str, datetime | None], Awaitable[bool]] = field(default=_never)
+    # Each comment's parsed commands, offered to the metrics (a comment is parsed once).
+    seen: Callable[[Delivery, list[Command]], None] = field(default=lambda _d, _c: None)
+
+    async def route(self, delivery: Delivery, event: Event) -> Routed:
+        route = ROUTES.get((delivery.event, event.action)) or ROUTES.get((delivery.event, None))
+        if route is None:
+            return "ignored"
+        return await route(self, delivery, event)
+
+    async def is_own(self, event: Event) -> bool:
+        sender = event.sender
+        if sender is None or sender.type != "Bot":
+            return False
+        return sender.login == await self.reads.bot()
+
+    async def history(self, repo_id: int, number: int, incident: Incident | None) -> History:
+        # The lead's history is read only when a lead may be chosen: a new incident, one
+        # without a lead, or one that may recur as a new incident.
+        needs_lead = incident is None or incident.lead is None or incident.status in CLOSED
+        return History(
+            extras=await self.books.extras(repo_id, number),
+            last_led=await self.books.last_led(repo_id) if needs_lead else None,
+            bot=await self.reads.bot(),
+        )
+
+    async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
+        if event.issue is None or event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        # Our own changes come back as webhooks; they were decided already. No loops.
+        if await self.is_own(event):
+            return "echo"
+        key = event.issue_key() or ""
+        sidebar = event.action in SIDEBAR_ACTIONS
+        if sidebar and await self.covered(key, event.issue.updated_at):
+            # The other half of a sidebar change already read and acted on: no call needed.
+            return "covered by an earlier read"
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
+        loaded = await self.reads.config(installation, repo)
+        incident = await self.store.load(repo_id, event.issue.number)
+        scheme = loaded.config.scheme
+        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+            # Saves a read of every ordinary issue: `incident` added later is a delivery too.
+            return "not an incident"
+        data, read_at = await self.reads.issue(installation, repo, event.issue.number)
+        if incident is None and labelled(data, scheme.incident):
+            permitted = await self.reads.may_declare(installation, repo, event, data)
+            hint = replace(hint, declarer_permitted=permitted)
+        issue = issue_from_api(repo, repo_id, data)
+        snapshot = Snapshot(
+            issue, incident, loaded, await self.history(repo_id, issue.number, incident)
+        )
+        read = (_github_time(data.get("updated_at")), read_at)
+        return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
+
+    async def on_issue_closed(self, delivery: Delivery, event: Event) -> Routed:
+        """A retrospective closed as completed moves its incident to Reviewed."""
+        if event.issue is not None and event.repository is not None and event.installation:
+            repo, repo_id = _repo(event)
+            number = await self.books.incident_for_retro(repo_id, event.issue.number)
+            reason = event.issue.state_reason
+            if number is not None and reason != "completed":
+                return f"retrospective closed as {reason}: no change"
+            incident = await self.store.load(repo_id, number) if number is not None else None
+            if number is not None and incident is not None:
+                installation = event.installation.id
+                loaded = await self.reads.config(installation, repo)
+                hint = Hint(
+                    event="issues",
+                    action="closed",
+                    actor=event.sender.login if event.sender else "unknown",
+                    at=event_time(event, delivery.received_at),
+                    delivery_id=delivery.delivery_id,
+                    label=loaded.config.scheme.status_label(Status.REVIEWED),
+                )
+                data, _ = await self.reads.issue(installation, repo, number)
+                issue = issue_from_api(repo, repo_id, data)
+                history = await self.history(repo_id, number, incident)
+                retro = event.issue.number
+                occurrence = Occurrence(Kind.RETRO_CLOSED, hint, retro_number=retro)
+                snapshot = Snapshot(issue, incident, loaded, history)
+                prefix = f"retrospective #{retro} completed: "
+                return Turn(installation, occurrence, snapshot, prefix=prefix)
+        return await self.on_issue(delivery, event)
+
+    async def on_sub_issue(self, delivery: Delivery, event: Event) -> Routed:
+        """A sub-issue linked to an incident by hand is stabilization work while pending."""
+        if event.sub_issue is None or event.parent_issue is None:
+            return "ignored: incomplete payload"
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if await self.is_own(event):
+            return "echo"
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("sub_issues", event, delivery.delivery_id, delivery.received_at)
+        loaded = await self.reads.config(installation, repo)
+        data, _ = await self.reads.issue(installation, repo, event.parent_issue.number)
+        incident = await self.store.load(repo_id, event.parent_issue.number)
+        if incident is None:
+            return "not an incident"
+        issue = issue_from_api(repo, repo_id, data)
+        child = issue_from_api(repo, repo_id, event.sub_issue.model_dump())
+        history = await self.history(repo_id, issue.number, incident)
+        occurrence = Occurrence(Kind.SUB_ISSUE, hint, child=child)
+        return Turn(installation, occurrence, Snapshot(issue, incident, loaded, history))
+
+    async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
+        """Run the commands of a new comment; other bots' comments run nothing."""
+        if event.issue is None or event.comment is None:
+            return "ignored: incomplete payload"
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        author = event.comment.user or event.sender
+        if not is_person(author):
+            return "ignored: bot comment"
+        assert author is not None
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
+        commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
+        self.seen(delivery, commands)
+        payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
+        # Only the time is noted when nothing is run: reminders count from a person's comment.
+        note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
+        bare = Snapshot(payload_issue, None, LoadedConfig())
+        if not commands:
+            return Turn(installation, note, bare, outcome="no commands")
+        known = await self.store.load(repo_id, event.issue.number)
+        is_incident = known is not None and known.managed
+        run = commands[:MAX_COMMANDS]
+        needs_triage = not is_incident or any(REGISTRY[c.name].who != "anyone" for c in run)
+        permitted = needs_triage and await self.reads.may_triage(installation, repo, author.login)
+        if not permitted and not is_incident:
+            # Nothing to read or answer: a stranger's commands cost one cached permission call.
+            outcome = "ignored: commands below triage on an issue that is not an incident"
+            return Turn(installation, note, bare, outcome=outcome)
+        loaded = await self.reads.config(installation, repo)
+        data, _ = await self.reads.issue(installation, repo, event.issue.number)
+        issue = issue_from_api(repo, repo_id, data)
+        comments = None
+        if any(c.name == "help" for c in run):
+            comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
+        snapshot = Snapshot(
+            issue,
+            known,
+            loaded,
+            await self.history(repo_id, issue.number, known),
+            permitted=permitted,
+            help_given_at=help_given_at(comments or []),
+        )
+        occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
+        prefix = f"commands {','.join(c.name for c in run)}: "
+        listed = tuple(comments) if comments is not None else None
+        return Turn(installation, occurrence, snapshot, prefix=prefix, comments=listed)
+
+    async def on_comment_changed(self, delivery: Delivery, event: Event) -> Routed:
+        """Our status comment edited or deleted by hand: rebuild it from the record."""
+        ignored = f"ignored: comment {event.action}"
+        if event.issue is None or event.comment is None or event.issue.pull_request:
+            return ignored
+        if event.repository is None or event.installation is None or await self.is_own(event):
+            return ignored
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        number = event.issue.number
+        extras = await self.books.extras(repo_id, number)
+        incident = await self.store.load(repo_id, number)
+        if extras.status_comment_id != event.comment.id or incident is None:
+            return ignored
+        loaded = await self.reads.config(installation, repo)
+        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
+        issue = issue_from_api(repo, repo_id, event.issue.model_dump())
+        history = History(extras, bot=await self.reads.bot())
+        outcome = f"status comment {event.action} by hand: rebuilt"
+        occurrence = Occurrence(Kind.STATUS_EDITED, hint)
+        snapshot = Snapshot(issue, incident, loaded, history)
+        return Turn(installation, occurrence, snapshot, outcome=outcome)
+
+    async def on_follow_up(self, delivery: Delivery, event: Event) -> Routed:
+        """Finish an unfinished plan, in the incident's queue (app/catch_up.py)."""
+        if event.repository is None or event.installation is None or event.number is None:
+            return "ignored: incomplete payload"
+        repo, repo_id = _repo(event)
+        incident = await self.store.load(repo_id, event.number)
+        if incident is None:
+            return "follow-up: no incident"
+        installation = event.installation.id
+        loaded = await self.reads.config(installation, repo)
+        at = incident.timeline[-1].at if incident.timeline else incident.declared_at
+        bot = await self.reads.bot()
+        hint = Hint(FOLLOW_UP_EVENT, "catch-up", bot, at, delivery.delivery_id)
+        issue = Issue(repo, repo_id, incident.number, 0, incident.title, "open", ())
+        snapshot = Snapshot(
+            issue, incident, loaded, await self.history(repo_id, event.number, incident)
+        )
+        occurrence = Occurrence(Kind.CATCH_UP, hint)
+        return Turn(installation, occurrence, snapshot, outcome="follow-up done")
+
+
+def _ignore_comment(_router: Router, _delivery: Delivery, event: Event) -> Awaitable[Routed]:
+    async def ignored() -> Routed:
+        return f"ignored: comment {event.action or ''}"
+
+    return ignored()
+
+
+def _ignore_sub_issue(_router: Router, _delivery: Delivery, event: Event) -> Awaitable[Routed]:
+    async def ignored() -> Routed:
+        return f"ignored: {event.action}"
+
+    return ignored()
+
+
+Route = Callable[[Router, Delivery, Event], Awaitable[Routed]]
+# (event, action) → route; action None: every other action of that event. Shell-only routes
+# (config pushes, installations) are added by the responder, which owns what they change.
+ROUTES: dict[tuple[str, str | None], Route] = {
+    ("issues", "closed"): Router.on_issue_closed,
+    ("issues", None): Router.on_issue,
+    ("issue_comment", "created"): Router.on_comment,
+    ("issue_comment", "edited"): Router.on_comment_changed,
+    ("issue_comment", "deleted"): Router.on_comment_changed,
+    ("issue_comment", None): _ignore_comment,
+    ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
+    ("sub_issues", None): _ignore_sub_issue,
+    (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+}
+
+
+def is_person(user: User | None) -> bool:
+    """A human account: neither an App's bot user nor a `[bot]` login."""
+    return user is not None and user.type != "Bot" and not user.login.endswith("[bot]")
+
+
+def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
+    return Issue(
+        repo=repo,
+        repo_id=repo_id,
+        number=int(data["number"]),
+        id=int(data["id"]),
+        title=str(data.get("title") or ""),
+        state=str(data.get("state") or "open"),
+        labels=tuple(str(label["name"]) for label in data.get("labels") or []),
+        author=str((data.get("user") or {}).get("login") or ""),
+        created_at=_github_time(data.get("created_at")),
+        body=str(data.get("body") or ""),
+    )
+
+
+def labelled(data: dict[str, Any], name: str) -> bool:
+    """Whether an issue as read from the API carries the label `name`."""
+    return any(_same(str(label["name"]), name) for label in data.get("labels") or [])
+
+
+def hint_for(event_name: str, event: Event, delivery_id: str, received_at: datetime) -> Hint:
+    """What a delivery says happened, for the core."""
+    actor = event.sender.login if event.sender else "unknown"
+    if event_name == "issue_comment" and event.comment is not None and event.comment.user:
+        actor = event.comment.user.login
+    at = event_time(event, received_at)
+    if event_name == "sub_issues" and event.parent_issue is not None:
+        at = event.parent_issue.updated_at or received_at
+    return Hint(
+        event=event_name,
+        action=event.action or "",
+        actor=actor,
+        at=at,
+        delivery_id=delivery_id,
+        label=event.label.name if event.label else None,
+    )
+
+
+def event_time(event: Event, fallback: datetime) -> datetime:
+    """GitHub's time of the event: the comment's creation, else the issue's last update."""
+    if event.comment is not None and event.comment.created_at is not None:
+        return event.comment.created_at
+    if event.issue is not None and event.issue.updated_at is not None:
+        return event.issue.updated_at
+    return fallback
+
+
+def _repo(event: Event) -> tuple[str, int]:
+    assert event.repository is not None
+    return event.repository.full_name, event.repository.id
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def _github_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
