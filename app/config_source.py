@@ -25,6 +25,7 @@ class ConfigSource(Protocol):
     """The config in force for a repo: one look per decision."""
 
     async def get(self, client: Client, repo: str) -> LoadedConfig: ...
+    def invalidate(self, repo: str) -> None: ...
 
 
 class Defaults:
@@ -32,6 +33,9 @@ class Defaults:
 
     async def get(self, client: Client, repo: str) -> LoadedConfig:
         return LoadedConfig()
+
+    def invalidate(self, repo: str) -> None:
+        return None
 
 
 @dataclass

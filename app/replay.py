@@ -145,6 +145,7 @@ async def replay(
     dry_run: bool,
     transport: httpx.AsyncBaseTransport | None = None,
     config_file: Path | None = None,
+    delivery_id: str = "replay",
 ) -> Replayed:
     """Route and decide a saved payload as the service would (app/routes.py), applying nothing.
 
@@ -166,7 +167,7 @@ async def replay(
         if event_name in INSTALLATION_EVENTS:
             await _replay_installation(services, event, event_name, dry_run, result)
             return result
-        if event.incident_issue() is None or event.repository is None:
+        if event_name != "push" and (event.incident_issue() is None or event.repository is None):
             result.outcome = "ignored: the payload names no issue and repository"
             return result
         if event.installation is None and not dry_run:
@@ -187,7 +188,7 @@ async def replay(
             event = event.model_copy(update={"installation": Installation(id=0)})
         delivery = Delivery(
             seq=0,
-            delivery_id="replay",
+            delivery_id=delivery_id,  # what keys the plan's comments, as in the service
             event=event_name,
             action=event.action,
             installation_id=event.installation.id if event.installation else None,
@@ -220,6 +221,9 @@ class Fixed:
 
     async def get(self, client: Client, repo: str) -> LoadedConfig:
         return self.loaded
+
+    def invalidate(self, repo: str) -> None:
+        return None
 
 
 async def _replay_installation(

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from app import builtin_commands, followup_commands  # noqa: F401  (register the commands)
 from app.apply import Applied, apply_plan
 from app.bookkeeping import Bookkeeping
-from app.config import CONFIG_PATH
 from app.config_source import ConfigCache
 from app.decision import Plan, decide
 from app.github import GitHubApp, GitHubRefused
@@ -56,12 +55,8 @@ class Responder:
             raise
 
     def _shell_route(self, event_name: str) -> Shell | None:
-        """Deliveries that change no incident: config pushes and installations."""
-        if event_name == "push":
-            return self.on_push
-        if event_name in INSTALLATION_EVENTS:
-            return self.on_installation
-        return None
+        """Installations: label sync, which writes at once (no incident, no plan)."""
+        return self.on_installation if event_name in INSTALLATION_EVENTS else None
 
     async def plan_for(self, delivery: Delivery, event: Event) -> tuple[Routed, Plan | None]:
         """What the service would do with a delivery, without doing it (replay, tests)."""
@@ -148,12 +143,6 @@ class Responder:
                 after = _filled(after, applied)
             for notifier in self.notifiers:
                 await notifier.incident_changed(notice.before, after)
-
-    async def on_push(self, delivery: Delivery, event: Event) -> str:
-        if event.repository is None or not event.pushed(CONFIG_PATH):
-            return "push: config unchanged"
-        self.configs.invalidate(event.repository.full_name)
-        return "push: config will be read again"
 
     async def on_installation(self, delivery: Delivery, event: Event) -> str:
         # No issue here: label sync for the repositories the App was given.

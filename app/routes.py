@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from app.command_flow import MAX_COMMANDS, help_given_at
 from app.commands import REGISTRY, Command, parse_commands
-from app.config import LoadedConfig
+from app.config import CONFIG_PATH, LoadedConfig
 from app.decide import Hint, Issue
 from app.decision import Kind, Occurrence, Snapshot
 from app.followup import History
@@ -267,6 +267,13 @@ class Router:
         snapshot = Snapshot(issue, incident, loaded, history)
         return Turn(installation, occurrence, snapshot, outcome=outcome)
 
+    async def on_push(self, delivery: Delivery, event: Event) -> Routed:
+        """A push that changes the config file: it is read again at the next decision."""
+        if event.repository is None or not event.pushed(CONFIG_PATH):
+            return "push: config unchanged"
+        self.reads.config_changed(event.repository.full_name)
+        return "push: config will be read again"
+
     async def on_follow_up(self, delivery: Delivery, event: Event) -> Routed:
         """Finish an unfinished plan, in the incident's queue (app/catch_up.py)."""
         if event.repository is None or event.installation is None or event.number is None:
@@ -303,8 +310,8 @@ def _ignore_sub_issue(_router: Router, _delivery: Delivery, event: Event) -> Awa
 
 
 Route = Callable[[Router, Delivery, Event], Awaitable[Routed]]
-# (event, action) → route; action None: every other action of that event. Shell-only routes
-# (config pushes, installations) are added by the responder, which owns what they change.
+# (event, action) → route; action None: every other action of that event. Installations are
+# the responder's own (label sync writes at once; `replay` describes it instead).
 ROUTES: dict[tuple[str, str | None], Route] = {
     ("issues", "closed"): Router.on_issue_closed,
     ("issues", None): Router.on_issue,
@@ -315,6 +322,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
     ("sub_issues", None): _ignore_sub_issue,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+    ("push", None): Router.on_push,
 }
 
 

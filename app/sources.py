@@ -26,6 +26,7 @@ class Reads(Protocol):
         self, installation_id: int, repo: str, number: int, at: datetime
     ) -> list[dict[str, Any]]: ...
     async def bot(self) -> str: ...
+    def config_changed(self, repo: str) -> None: ...
 
 
 class GitHubReads:
@@ -84,6 +85,10 @@ class GitHubReads:
     async def bot(self) -> str:
         return await self.github.bot_login()
 
+    def config_changed(self, repo: str) -> None:
+        """A push changed the file: look again (with the ETag) at the next use."""
+        self.configs.invalidate(repo)
+
 
 class PayloadReads:
     """A dry run reads nothing from GitHub: the issue is the payload's, commenters have triage."""
@@ -116,3 +121,6 @@ class PayloadReads:
 
     async def bot(self) -> str:
         return "incident-flow[bot]"
+
+    def config_changed(self, repo: str) -> None:
+        return None
