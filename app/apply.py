@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.github import Client, GitHubRefused, marker
+from app.github import Client, GitHubRefused
+from app.markers import marker
 from app.plan import (
     AddLabels,
     AddSubIssueLabels,

@@ -9,7 +9,7 @@ from app.commands import REGISTRY, Command, CommandContext, Handler, command
 from app.decide import Decision, credit_report, explain_status
 from app.lifecycle import Severity, Status, legal_moves
 from app.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
-from app.records import Incident, TimelineEntry
+from app.records import EntryKind, Incident, TimelineEntry
 from app.status_comment import MOVE_COMMANDS
 from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
@@ -74,7 +74,7 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
     if incident is not None:  # withdrawn earlier: resume from the record
         incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = replace(incident, managed=True).noted(
-            TimelineEntry(at, actor, "resumed", "Recorded again with /incident")
+            TimelineEntry(at, actor, EntryKind.RESUMED, "Recorded again with /incident")
         )
     else:
         status = Status.STABILIZED if stable else Status.STABILIZATION_PENDING
@@ -94,7 +94,11 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
         incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = incident.noted(
             TimelineEntry(
-                at, actor, "declared", f"Recorded as {status.display}", to_value=status.value
+                at,
+                actor,
+                EntryKind.DECLARED,
+                f"Recorded as {status.display}",
+                to_value=status.value,
             )
         )
     if severity is not None:
@@ -214,7 +218,7 @@ def stabilize_command(cmd: Command, ctx: CommandContext) -> Decision:
         TimelineEntry(
             ctx.hint.at,
             ctx.hint.actor,
-            "stabilization",
+            EntryKind.STABILIZATION,
             f"Stabilization issue {opened(key)} opened: {title}",
         )
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 from app.commands import REGISTRY, Command, CommandContext
 from app.decide import Decision, Issue
+from app.markers import marker
+from app.payloads import is_bot
 from app.plan import AddLabels, Effect, PostComment, RemoveLabel
 from app.records import Incident
 
@@ -17,7 +19,7 @@ MAX_COMMANDS = 10
 # `/help` is answered at most once per issue in this time: a table per line is a flood.
 HELP_EVERY = timedelta(minutes=10)
 # Hidden in a reply that carries the help table, so the next `/help` can see it was given.
-HELP_MARK = "<!-- incident-flow:help-given -->"
+HELP_MARK = marker("help-given")
 # How much of a command's argument a reply may show, after sanitising.
 SHOWN_ARGS = 40
 _SHOWN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-")
@@ -103,7 +105,8 @@ def help_given_at(comments: Iterable[dict[str, Any]]) -> datetime | None:
     """When the bot last posted the help table, from an issue's comments as GitHub lists them."""
     latest: datetime | None = None
     for comment in comments:
-        if (comment.get("user") or {}).get("type") != "Bot":
+        user = comment.get("user") or {}
+        if not is_bot(str(user.get("login") or ""), user.get("type")):
             continue  # a user pasting the mark must not silence help for others
         if HELP_MARK not in str(comment.get("body") or ""):
             continue

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from app import durations
 from app.labels import DEFAULT_LABELS, LabelScheme
 from app.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
@@ -19,23 +20,17 @@ CONFIG_PATH = ".github/incidents.yml"
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_DURATION = re.compile(r"^\s*(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
 
 
 def parse_duration(value: object) -> timedelta:
-    """`7d`, `48h`, `1h30m`, `2w`: a positive duration."""
+    """`7d`, `48h`, `1h30m`, `2w`: a positive duration (app/durations.py)."""
     if isinstance(value, timedelta):
         return value
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match or not any(match.groups()):
+    if not isinstance(value, str):
         raise ValueError("a duration like 30m, 1h, 48h, 7d or 2w")
-    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
-    duration = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
-    if duration <= timedelta(0):
-        raise ValueError("a duration longer than zero")
-    return duration
+    return durations.parse_duration(value)
 
 
 class Strict(BaseModel):

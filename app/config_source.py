@@ -28,16 +28,6 @@ class ConfigSource(Protocol):
     def invalidate(self, repo: str) -> None: ...
 
 
-class Defaults:
-    """No repo config at all: every repo uses the defaults (tests, replays)."""
-
-    async def get(self, client: Client, repo: str) -> LoadedConfig:
-        return LoadedConfig()
-
-    def invalidate(self, repo: str) -> None:
-        return None
-
-
 @dataclass
 class _Cached:
     loaded: LoadedConfig

@@ -25,7 +25,7 @@ from app.plan import (
     RemoveLabel,
     SetIssueState,
 )
-from app.records import Incident, TimelineEntry
+from app.records import EntryKind, Incident, TimelineEntry
 from app.transitions import (
     MoveKind,
     change_severity,
@@ -72,10 +72,6 @@ class Decision:
     # `/retro` asked for the retrospective now (what follows the change opens it, once).
     retro: bool = False
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.plan)
-
 
 def explain_status(status: Status, scheme: LabelScheme) -> str:
     """One paragraph naming the status, what it means and the legal next moves."""
@@ -107,7 +103,7 @@ def reconcile_labels(
     if not incident.managed:
         if not has_incident_label:
             return Decision(incident)
-        incident = incident.noted(TimelineEntry(hint.at, hint.actor, "resumed"))
+        incident = incident.noted(TimelineEntry(hint.at, hint.actor, EntryKind.RESUMED))
         incident = replace(incident, managed=True)
         return _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     if not has_incident_label:
@@ -151,7 +147,7 @@ def _adopt(hint: Hint, issue: Issue, config: RepoConfig) -> Decision:
         TimelineEntry(
             hint.at,
             hint.actor,
-            "declared",
+            EntryKind.DECLARED,
             detail,
             to_value=status.value,
         )
@@ -206,14 +202,18 @@ def credit_report(
         return incident, []
     # The report is the issue itself: its author, at GitHub's time of opening it.
     at = issue.created_at or incident.declared_at
-    entry = TimelineEntry(at, issue.author or "unknown", "reported", "Reported as an incident")
+    entry = TimelineEntry(
+        at, issue.author or "unknown", EntryKind.REPORTED, "Reported as an incident"
+    )
     return incident.noted(entry), [RemoveLabel(label) for label in reported]
 
 
 def _withdraw(hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme) -> Decision:
     """`incident` removed: a false alarm. Stop managing; keep the record to resume from."""
     plan = tuple(RemoveLabel(label) for label in issue.labels if scheme.status_of(label))
-    entry = TimelineEntry(hint.at, hint.actor, "withdrawn", "The incident label was removed")
+    entry = TimelineEntry(
+        hint.at, hint.actor, EntryKind.WITHDRAWN, "The incident label was removed"
+    )
     return Decision(replace(incident, managed=False).noted(entry), plan)
 
 
@@ -265,7 +265,7 @@ def _reconcile_status(
                 ),
             )
             incident = incident.noted(
-                TimelineEntry(hint.at, hint.actor, "reverted", "Status label restored")
+                TimelineEntry(hint.at, hint.actor, EntryKind.REVERTED, "Status label restored")
             )
         return incident, plan
 
@@ -299,7 +299,7 @@ def _reconcile_status(
         plan.append(AddLabels((scheme.status_label(recorded),)))
     attempted = ", ".join(s.display for s in sorted(others, key=ORDER.index))
     incident = incident.noted(
-        TimelineEntry(hint.at, hint.actor, "reverted", f"Reverted {attempted}: {reason}")
+        TimelineEntry(hint.at, hint.actor, EntryKind.REVERTED, f"Reverted {attempted}: {reason}")
     )
     return incident, plan
 
@@ -382,7 +382,7 @@ def reconcile_issue(
         f"is closed only once it is Resolved or Reviewed. {explain_status(current.status, scheme)}"
     )
     note = TimelineEntry(
-        hint.at, hint.actor, "reopened", f"Closed while {current.status.display}; reopened"
+        hint.at, hint.actor, EntryKind.REOPENED, f"Closed while {current.status.display}; reopened"
     )
     plan = (
         *decision.plan,
@@ -410,7 +410,7 @@ def link_stabilization_issue(
     entry = TimelineEntry(
         hint.at,
         hint.actor,
-        "stabilization",
+        EntryKind.STABILIZATION,
         f"Stabilization issue #{child.number} linked",
         ref=ref,
     )

@@ -76,10 +76,6 @@ class Plan:
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
 
-    @property
-    def saves(self) -> bool:
-        return (self.record is not None and self.record != self.before) or bool(self.effects)
-
 
 def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     """The whole answer to one delivery (pure): the core's decision, then what follows it."""
@@ -145,7 +141,9 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     if after is None or (after == before and not forced):
         return Plan(before, after, tuple(effects), tuple(notices))
     if event.kind is Kind.STATUS_EDITED:
-        effects.append(keep_status(after, config, history, retro_number=_retro(history)))
+        effects.append(
+            keep_status(after, config, history, retro_number=history.extras.retro_number)
+        )
         return Plan(before, after, tuple(effects))
     after, assign = choose_lead(after, config, history)
     effects += assign
@@ -167,10 +165,6 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
         notices.append(Notice(before, after))
     report = config_report(snapshot.loaded, after.repo_id)
     return Plan(before, after, tuple(effects), tuple(notices), config_report=report)
-
-
-def _retro(history: History) -> int | None:
-    return history.extras.retro_number
 
 
 def _same(a: str, b: str) -> bool:

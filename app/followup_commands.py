@@ -32,7 +32,9 @@ def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
         # No mention: a login someone typed must not make the bot ping that person.
         return Decision(incident, (reply(ctx, cmd, f"{new} already leads this incident."),))
     detail = f"Lead: {old} → {new}" if old else f"Lead: {new}"
-    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "lead", detail, from_value=old, to_value=new)
+    entry = TimelineEntry(
+        ctx.hint.at, ctx.hint.actor, EntryKind.LEAD, detail, from_value=old, to_value=new
+    )
     plan = (Assign(add=(new,), remove=(old,) if old else ()),)
     return Decision(replace(incident, lead=new).noted(entry), plan)
 
@@ -46,7 +48,7 @@ def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
     incident = managed(ctx)
     if not cmd.args:
         return Decision(incident, (reply(ctx, cmd, "usage: `/timeline what happened`"),))
-    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "note", cmd.args)
+    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.NOTE, cmd.args)
     return Decision(incident.noted(entry), ())
 
 

@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 from app.inbox import Delivery, Inbox
-from app.records import Incident
+from app.records import EntryKind, Incident
 
 # Path shapes, most specific first: ids and names become placeholders so series stay few.
 _ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -167,15 +167,15 @@ class Metrics:
         """A notifier: count the status moves and reverts just recorded."""
         start = len(before.timeline) if before is not None else 0
         for entry in after.timeline[start:]:
-            if entry.kind == "declared":
+            if entry.kind == EntryKind.DECLARED:
                 self.transitions.labels(
                     from_status="none", to_status=entry.to_value or after.status.value
                 ).inc()
-            elif entry.kind == "status":
+            elif entry.kind == EntryKind.STATUS:
                 self.transitions.labels(
                     from_status=entry.from_value or "none", to_status=entry.to_value or "none"
                 ).inc()
-            elif entry.kind == "reverted":
+            elif entry.kind == EntryKind.REVERTED:
                 self.reverts.inc()
 
     async def drain(self) -> None:

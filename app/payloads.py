@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from app.markers import marker_pattern
+
 # The hidden marker in a retrospective's body (app/retrospectives.py) names its incident.
-RETRO_MARKER = re.compile(r"<!-- incident-flow:retro:(\d+) -->")
+RETRO_MARKER = marker_pattern(r"retro:(\d{1,9})")
 
 # Events the worker acts on; anything else is answered and not stored.
 HANDLED_EVENTS = frozenset(
@@ -28,10 +29,19 @@ class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def is_bot(login: str, kind: str | None = None) -> bool:
+    """The one bot check: an App's bot user (GitHub's type "Bot") or a `[bot]` login."""
+    return kind == "Bot" or login.endswith("[bot]")
+
+
 class User(Lenient):
     login: str
     id: int | None = None
     type: str = "User"
+
+    @property
+    def is_bot(self) -> bool:
+        return is_bot(self.login, self.type)
 
 
 class Label(Lenient):

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.bookkeeping import Bookkeeping, OpenIncident
 from app.config_source import ConfigSource
+from app.durations import format_duration
 from app.github import GitHubApp, GitHubRefused
-from app.status_comment import format_duration
 
 log = logging.getLogger(__name__)
 

@@ -197,7 +197,7 @@ async def replay(
             received_at=datetime.now(UTC),
             attempts=1,
         )
-        if event.sender is not None and event.sender.type == "Bot":
+        if event.sender is not None and event.sender.is_bot:
             result.notes.append("the sender is a bot: the service ignores its own echoes")
         routed = await router.route(delivery, event)
         if not isinstance(routed, Turn):

@@ -58,11 +58,6 @@ class Responder:
         """Installations: label sync, which writes at once (no incident, no plan)."""
         return self.on_installation if event_name in INSTALLATION_EVENTS else None
 
-    async def plan_for(self, delivery: Delivery, event: Event) -> tuple[Routed, Plan | None]:
-        """What the service would do with a delivery, without doing it (replay, tests)."""
-        routed = await self.router.route(delivery, event)
-        return routed, decide(routed.event, routed.snapshot) if isinstance(routed, Turn) else None
-
     async def carry_out(self, delivery: Delivery, routed: Routed) -> str:
         if not isinstance(routed, Turn):
             return routed

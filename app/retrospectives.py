@@ -6,11 +6,12 @@ from datetime import datetime
 
 from app.config import RepoConfig
 from app.decide import Decision, Hint, Issue
+from app.durations import format_duration
 from app.labels import LabelScheme
 from app.lifecycle import SEVERITY_MEANINGS, Status
 from app.plan import AddLabels, Effect, OpenIssue, PostComment, RemoveLabel
-from app.records import Incident, TimelineEntry
-from app.status_comment import format_duration, format_time, render_timeline
+from app.records import EntryKind, Incident, TimelineEntry
+from app.status_comment import format_time, render_timeline
 from app.transitions import MoveKind, request_move
 
 
@@ -113,7 +114,9 @@ def retro_completed(
             "It stays as it is; resolve it, then close the retrospective again."
         )
         return Decision(incident, (PostComment(f"retro-closed:{hint.delivery_id}", text),))
-    note = TimelineEntry(hint.at, hint.actor, "retro", f"Retrospective #{retro_number} completed")
+    note = TimelineEntry(
+        hint.at, hint.actor, EntryKind.RETRO, f"Retrospective #{retro_number} completed"
+    )
     labels = _status_label_changes(issue, config.scheme, Status.REVIEWED)
     return Decision(move.incident.noted(note), (*labels, *move.effects))
 

@@ -98,7 +98,7 @@ class Router:
 
     async def is_own(self, event: Event) -> bool:
         sender = event.sender
-        if sender is None or sender.type != "Bot":
+        if sender is None or not sender.is_bot:
             return False
         return sender.login == await self.reads.bot()
 
@@ -328,7 +328,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
 
 def is_person(user: User | None) -> bool:
     """A human account: neither an App's bot user nor a `[bot]` login."""
-    return user is not None and user.type != "Bot" and not user.login.endswith("[bot]")
+    return user is not None and not user.is_bot
 
 
 def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:

@@ -66,7 +66,7 @@ class GitHubReads:
         sender = event.sender
         if sender is None:
             return False
-        if sender.type == "Bot":
+        if sender.is_bot:
             return True
         author = str((data.get("user") or {}).get("login") or "")
         if event.action == "labeled" and sender.login.casefold() != author.casefold():

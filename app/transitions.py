@@ -11,7 +11,7 @@ from app.config import RepoConfig
 from app.labels import LabelScheme
 from app.lifecycle import CLOSED, SEVERE, Severity, Status, is_legal
 from app.plan import Effect, LabelOpenSubIssues, OpenIssue, PostComment, SetIssueState, opened
-from app.records import Incident, TimelineEntry
+from app.records import EntryKind, Incident, TimelineEntry
 
 
 class MoveKind(Enum):
@@ -58,7 +58,7 @@ def request_move(
         TimelineEntry(
             at,
             actor,
-            "status",
+            EntryKind.STATUS,
             f"{current.display} → {target.display}",
             from_value=current.value,
             to_value=target.value,
@@ -103,7 +103,7 @@ def _recurrence(
         TimelineEntry(
             at,
             actor,
-            "declared",
+            EntryKind.DECLARED,
             f"Recorded as Stabilization pending (recurrence of #{incident.number})",
             to_value=Status.STABILIZATION_PENDING.value,
         )
@@ -126,7 +126,9 @@ def _recurrence(
         ),
     )
     noted = incident.noted(
-        TimelineEntry(at, actor, "recurred", f"Recurred: continued as new incident {opened(key)}")
+        TimelineEntry(
+            at, actor, EntryKind.RECURRED, f"Recurred: continued as new incident {opened(key)}"
+        )
     )
     return Move(MoveKind.RECURRENCE, noted, effects)
 
@@ -159,7 +161,7 @@ def change_severity(
         TimelineEntry(
             at,
             actor,
-            "severity",
+            EntryKind.SEVERITY,
             detail,
             from_value=str(int(old)) if old else None,
             to_value=str(int(new)),
