@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from app.command_flow import managed, reply
 from app.commands import REGISTRY, Command, CommandContext, Handler, command
-from app.decide import Decision, credit_report, explain_status
+from app.decide import explain_status
+from app.facts import Decision
 from app.lifecycle import Severity, Status, legal_moves
 from app.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
 from app.records import EntryKind, Incident, TimelineEntry
+from app.reports import credit_report
 from app.status_comment import MOVE_COMMANDS
 from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 

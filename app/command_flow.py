@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.commands import REGISTRY, Command, CommandContext
-from app.decide import Decision, Issue
+from app.facts import Decision, Issue
 from app.markers import marker
 from app.payloads import is_bot
 from app.plan import AddLabels, Effect, PostComment, RemoveLabel

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.config import RepoConfig
-    from app.decide import Decision, Hint, Issue
+    from app.facts import Decision, Hint, Issue
     from app.labels import LabelScheme
     from app.records import Incident
 

@@ -2,75 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 
 from app.config import RepoConfig
+from app.facts import Decision, Hint, Issue
 from app.labels import LabelScheme
-from app.lifecycle import (
-    CLOSED,
-    INITIAL,
-    MEANINGS,
-    ORDER,
-    Severity,
-    Status,
-    legal_moves,
-)
-from app.plan import (
-    AddLabels,
-    AddSubIssueLabels,
-    Effect,
-    Effects,
-    PostComment,
-    RemoveLabel,
-    SetIssueState,
-)
+from app.lifecycle import CLOSED, INITIAL, MEANINGS, ORDER, Severity, Status, legal_moves
+from app.plan import AddLabels, AddSubIssueLabels, Effect, PostComment, RemoveLabel, SetIssueState
 from app.records import EntryKind, Incident, TimelineEntry
-from app.transitions import (
-    MoveKind,
-    change_severity,
-    request_move,
-    stabilization_labels,
-)
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An issue as just read from GitHub."""
-
-    repo: str
-    repo_id: int
-    number: int
-    id: int
-    title: str
-    state: str
-    labels: tuple[str, ...]
-    author: str = ""
-    created_at: datetime | None = None  # GitHub's time the issue was opened
-    body: str = ""
-
-
-@dataclass(frozen=True)
-class Hint:
-    """What a delivery says happened; a hint only: the decision reads the issue itself."""
-
-    event: str
-    action: str
-    actor: str
-    at: datetime
-    delivery_id: str
-    label: str | None = None
-    # Whoever put `incident` on an unrecorded issue may declare (triage or higher, or another
-    # App); when not, the issue is an outsider's report. The shell asks GitHub only then.
-    declarer_permitted: bool = True
-
-
-@dataclass(frozen=True)
-class Decision:
-    incident: Incident | None
-    plan: Effects = ()
-    # `/retro` asked for the retrospective now (what follows the change opens it, once).
-    retro: bool = False
+from app.reports import credit_report, report
+from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
 
 def explain_status(status: Status, scheme: LabelScheme) -> str:
@@ -98,7 +39,7 @@ def reconcile_labels(
         if not has_incident_label:
             return Decision(None)
         if not hint.declarer_permitted:
-            return _report(issue, scheme)
+            return report(issue, scheme)
         return _adopt(hint, issue, config)
     if not incident.managed:
         if not has_incident_label:
@@ -154,58 +95,6 @@ def _adopt(hint: Hint, issue: Issue, config: RepoConfig) -> Decision:
     )
     decision = _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     return Decision(decision.incident, (*decision.plan, *credit))
-
-
-REPORT_KEY = "reported"
-
-
-def _report(issue: Issue, scheme: LabelScheme) -> Decision:
-    """An outsider opened an incident: a report for a maintainer to declare, paging no one.
-
-    No record is kept (so no lead, status comment, chat or reminder): the
-    `incident:reported` label, the issue's author and its creation time are the report.
-    """
-    options = ", ".join(f"`/incident {int(s)}`" for s in Severity)
-    comment = PostComment(
-        key=REPORT_KEY,
-        look_first=True,  # once per issue, whatever redelivery or edit comes back
-        body=(
-            "Thank you for the report. Incidents are declared by maintainers (triage "
-            f"permission or higher), so I marked this issue `{scheme.reported}` and removed its "
-            "incident, severity and status labels: nobody has been paged yet.\n\n"
-            f"Maintainers: to declare it, comment {options} (1 is the most severe); the "
-            "incident's timeline will credit this report."
-        ),
-    )
-    plan: list[Effect] = [comment]  # first: a retry finds it by its marker
-    if not any(_same(label, scheme.reported) for label in issue.labels):
-        plan.append(AddLabels((scheme.reported,)))
-    # The incident label goes last: until it is gone, a failed attempt is retried whole.
-    plan += [
-        RemoveLabel(label)
-        for label in issue.labels
-        if scheme.severity_of(label) is not None or scheme.status_of(label) is not None
-    ]
-    plan += [RemoveLabel(label) for label in issue.labels if _same(label, scheme.incident)]
-    return Decision(None, tuple(plan))
-
-
-def credit_report(
-    issue: Issue, incident: Incident, scheme: LabelScheme
-) -> tuple[Incident, list[Effect]]:
-    """A reported issue declared at last: the timeline names who reported it, and when.
-
-    Called before the declaration is noted, so the report's entry comes first.
-    """
-    reported = [label for label in issue.labels if _same(label, scheme.reported)]
-    if not reported:
-        return incident, []
-    # The report is the issue itself: its author, at GitHub's time of opening it.
-    at = issue.created_at or incident.declared_at
-    entry = TimelineEntry(
-        at, issue.author or "unknown", EntryKind.REPORTED, "Reported as an incident"
-    )
-    return incident.noted(entry), [RemoveLabel(label) for label in reported]
 
 
 def _withdraw(hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme) -> Decision:

@@ -9,7 +9,8 @@ from enum import StrEnum
 from app.command_flow import run_commands
 from app.commands import Command, CommandContext
 from app.config import LoadedConfig
-from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
+from app.decide import link_stabilization_issue, reconcile_issue
+from app.facts import Decision, Hint, Issue
 from app.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.followup import status_comment as keep_status
 from app.issue_form import labels_from_form

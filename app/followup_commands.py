@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from app.command_flow import managed, reply
 from app.commands import Command, CommandContext, command
-from app.decide import Decision
+from app.facts import Decision
 from app.plan import Assign
 from app.records import EntryKind, TimelineEntry
 

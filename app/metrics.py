@@ -19,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from app.commands import Command
 from app.inbox import Delivery, Inbox
 from app.records import EntryKind, Incident
 
@@ -40,6 +41,25 @@ def route_of(path: str, base_path: str = "") -> str:
     for pattern, template in _ROUTE_RULES:
         path = pattern.sub(template, path)
     return path
+
+
+class CommandsSeen:
+    """Each comment delivery's parsed command names, until the metrics take them."""
+
+    def __init__(self, bound: int = 1024) -> None:
+        self.bound = bound  # should an outcome never come
+        self._seen: dict[int, tuple[str, ...]] = {}
+
+    def note(self, delivery: Delivery, commands: list[Command]) -> None:
+        if not commands:
+            return
+        while len(self._seen) >= self.bound:
+            del self._seen[next(iter(self._seen))]
+        self._seen[delivery.seq] = tuple(c.name for c in commands)
+
+    def pop(self, delivery: Delivery) -> tuple[str, ...]:
+        """The registered commands this delivery's comment held (once; for the metrics)."""
+        return self._seen.pop(delivery.seq, ())
 
 
 class Metrics:

@@ -14,8 +14,8 @@ import httpx
 
 from app.bookkeeping import Bookkeeping
 from app.config import DEFAULT_CONFIG, LoadedConfig, RepoConfig, parse_config
-from app.decide import Hint, Issue
 from app.decision import Plan, decide
+from app.facts import Hint, Issue
 from app.github import Client
 from app.inbox import Delivery
 from app.label_sync import INSTALLATION_EVENTS, describe, plan_labels

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.config import RepoConfig
-from app.decide import Decision, Hint, Issue
 from app.durations import format_duration
+from app.facts import Decision, Hint, Issue
 from app.labels import LabelScheme
 from app.lifecycle import SEVERITY_MEANINGS, Status
 from app.plan import AddLabels, Effect, OpenIssue, PostComment, RemoveLabel

@@ -11,12 +11,13 @@ from typing import Any, Protocol
 from app.command_flow import MAX_COMMANDS, help_given_at
 from app.commands import REGISTRY, Command, parse_commands
 from app.config import CONFIG_PATH, LoadedConfig
-from app.decide import Hint, Issue
 from app.decision import Kind, Occurrence, Snapshot
+from app.facts import Hint, Issue
 from app.followup import History
+from app.hints import event_time, github_time, hint_for, is_person, issue_from_api, labelled
 from app.inbox import Delivery
 from app.lifecycle import CLOSED, Status
-from app.payloads import Event, User
+from app.payloads import Event
 from app.records import Extras, Incident
 from app.sources import Reads
 from app.store import IncidentStore
@@ -45,25 +46,6 @@ class Turn:
 
 
 Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
-
-
-class CommandsSeen:
-    """Each comment delivery's parsed command names, until the metrics take them."""
-
-    def __init__(self, bound: int = 1024) -> None:
-        self.bound = bound  # should an outcome never come
-        self._seen: dict[int, tuple[str, ...]] = {}
-
-    def note(self, delivery: Delivery, commands: list[Command]) -> None:
-        if not commands:
-            return
-        while len(self._seen) >= self.bound:
-            del self._seen[next(iter(self._seen))]
-        self._seen[delivery.seq] = tuple(c.name for c in commands)
-
-    def pop(self, delivery: Delivery) -> tuple[str, ...]:
-        """The registered commands this delivery's comment held (once; for the metrics)."""
-        return self._seen.pop(delivery.seq, ())
 
 
 class Books(Protocol):
@@ -141,7 +123,7 @@ class Router:
         snapshot = Snapshot(
             issue, incident, loaded, await self.history(repo_id, issue.number, incident)
         )
-        read = (_github_time(data.get("updated_at")), read_at)
+        read = (github_time(data.get("updated_at")), read_at)
         return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
 
     async def on_issue_closed(self, delivery: Delivery, event: Event) -> Routed:
@@ -267,6 +249,10 @@ class Router:
         snapshot = Snapshot(issue, incident, loaded, history)
         return Turn(installation, occurrence, snapshot, outcome=outcome)
 
+    async def ignored(self, delivery: Delivery, event: Event) -> Routed:
+        what = "comment " if delivery.event == "issue_comment" else ""
+        return f"ignored: {what}{event.action or ''}"
+
     async def on_push(self, delivery: Delivery, event: Event) -> Routed:
         """A push that changes the config file: it is read again at the next decision."""
         if event.repository is None or not event.pushed(CONFIG_PATH):
@@ -295,20 +281,6 @@ class Router:
         return Turn(installation, occurrence, snapshot, outcome="follow-up done")
 
 
-def _ignore_comment(_router: Router, _delivery: Delivery, event: Event) -> Awaitable[Routed]:
-    async def ignored() -> Routed:
-        return f"ignored: comment {event.action or ''}"
-
-    return ignored()
-
-
-def _ignore_sub_issue(_router: Router, _delivery: Delivery, event: Event) -> Awaitable[Routed]:
-    async def ignored() -> Routed:
-        return f"ignored: {event.action}"
-
-    return ignored()
-
-
 Route = Callable[[Router, Delivery, Event], Awaitable[Routed]]
 # (event, action) → route; action None: every other action of that event. Installations are
 # the responder's own (label sync writes at once; `replay` describes it instead).
@@ -318,64 +290,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("issue_comment", "created"): Router.on_comment,
     ("issue_comment", "edited"): Router.on_comment_changed,
     ("issue_comment", "deleted"): Router.on_comment_changed,
-    ("issue_comment", None): _ignore_comment,
+    ("issue_comment", None): Router.ignored,
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
-    ("sub_issues", None): _ignore_sub_issue,
+    ("sub_issues", None): Router.ignored,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
     ("push", None): Router.on_push,
 }
-
-
-def is_person(user: User | None) -> bool:
-    """A human account: neither an App's bot user nor a `[bot]` login."""
-    return user is not None and not user.is_bot
-
-
-def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
-    return Issue(
-        repo=repo,
-        repo_id=repo_id,
-        number=int(data["number"]),
-        id=int(data["id"]),
-        title=str(data.get("title") or ""),
-        state=str(data.get("state") or "open"),
-        labels=tuple(str(label["name"]) for label in data.get("labels") or []),
-        author=str((data.get("user") or {}).get("login") or ""),
-        created_at=_github_time(data.get("created_at")),
-        body=str(data.get("body") or ""),
-    )
-
-
-def labelled(data: dict[str, Any], name: str) -> bool:
-    """Whether an issue as read from the API carries the label `name`."""
-    return any(_same(str(label["name"]), name) for label in data.get("labels") or [])
-
-
-def hint_for(event_name: str, event: Event, delivery_id: str, received_at: datetime) -> Hint:
-    """What a delivery says happened, for the core."""
-    actor = event.sender.login if event.sender else "unknown"
-    if event_name == "issue_comment" and event.comment is not None and event.comment.user:
-        actor = event.comment.user.login
-    at = event_time(event, received_at)
-    if event_name == "sub_issues" and event.parent_issue is not None:
-        at = event.parent_issue.updated_at or received_at
-    return Hint(
-        event=event_name,
-        action=event.action or "",
-        actor=actor,
-        at=at,
-        delivery_id=delivery_id,
-        label=event.label.name if event.label else None,
-    )
-
-
-def event_time(event: Event, fallback: datetime) -> datetime:
-    """GitHub's time of the event: the comment's creation, else the issue's last update."""
-    if event.comment is not None and event.comment.created_at is not None:
-        return event.comment.created_at
-    if event.issue is not None and event.issue.updated_at is not None:
-        return event.issue.updated_at
-    return fallback
 
 
 def _repo(event: Event) -> tuple[str, int]:
@@ -385,12 +305,3 @@ def _repo(event: Event) -> tuple[str, int]:
 
 def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
-
-
-def _github_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -21,7 +21,7 @@ from app.db import create_schema, make_engine, reading
 from app.github import GitHubApp
 from app.inbox import Inbox
 from app.last_good import LastGoodConfigs
-from app.metrics import Metrics
+from app.metrics import CommandsSeen, Metrics
 from app.notifiers import channels
 from app.permissions import PermissionCache
 from app.reads import ReadLog
@@ -29,7 +29,7 @@ from app.redeliver import keep_redelivering
 from app.reminders import ReminderScheduler
 from app.responder import Responder
 from app.retention import keep_pruning, kept_for
-from app.routes import CommandsSeen, Router
+from app.routes import Router
 from app.settings import Settings
 from app.sources import GitHubReads
 from app.store import IncidentStore

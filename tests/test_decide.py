@@ -7,7 +7,8 @@ import pytest
 
 from app.config import DEFAULT_CONFIG as CONFIG
 from app.config import RepoConfig
-from app.decide import Hint, Issue, reconcile_labels
+from app.decide import reconcile_labels
+from app.facts import Hint, Issue
 from app.lifecycle import Severity, Status
 from app.plan import (
     AddLabels,

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from app.command_flow import labels_after
 from app.commands import parse_commands
 from app.config import DEFAULT_CONFIG
-from app.decide import Hint, Issue, reconcile_labels
+from app.decide import reconcile_labels
+from app.facts import Hint, Issue
 from app.labels import DEFAULT_LABELS as SCHEME
 from app.lifecycle import Severity, Status, is_legal
 from app.records import Incident
