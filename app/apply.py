@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.github import Client, GitHubRefused
-from app.markers import marker
 from app.plan import (
     AddLabels,
     AddSubIssueLabels,
@@ -18,6 +17,7 @@ from app.plan import (
     PostComment,
     RemoveLabel,
     SetIssueState,
+    marker,
     opened,
     opened_number,
 )

@@ -9,9 +9,8 @@ from typing import Any
 
 from app.commands import REGISTRY, Command, CommandContext
 from app.facts import Decision, Issue
-from app.markers import marker
 from app.payloads import is_bot
-from app.plan import AddLabels, Effect, PostComment, RemoveLabel
+from app.plan import AddLabels, Effect, PostComment, RemoveLabel, marker
 from app.records import Incident
 
 # One comment runs at most this many commands: a pasted wall of commands is not a runbook.

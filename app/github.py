@@ -22,7 +22,7 @@ from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import GitHubException, RequestError, RequestFailed
 from githubkit.utils import UNSET
 
-from app.markers import marker
+from app.plan import marker
 
 log = logging.getLogger(__name__)
 

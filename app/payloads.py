@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from app.markers import marker_pattern
+from app.plan import marker_pattern
 
 # The hidden marker in a retrospective's body (app/retrospectives.py) names its incident.
 RETRO_MARKER = marker_pattern(r"retro:(\d{1,9})")

@@ -11,8 +11,8 @@ import app.stats
 from app.command_flow import HELP_MARK
 from app.config import parse_duration
 from app.durations import format_duration
-from app.markers import marker
 from app.payloads import RETRO_MARKER, User, is_bot
+from app.plan import marker
 from app.redeliver import parse_since
 from app.stats import humanize
 
