@@ -9,6 +9,7 @@ from datetime import datetime
 from app.commands import REGISTRY
 from app.config import LoadedConfig, RepoConfig, format_errors
 from app.leads import pick_lead
+from app.lifecycle import Status
 from app.plan import (
     Assign,
     Effect,
@@ -18,7 +19,7 @@ from app.plan import (
     opened_number,
 )
 from app.records import EntryKind, Extras, Incident, TimelineEntry
-from app.retrospectives import retrospective_issue, wants_retro
+from app.retrospectives import retrospective_issue
 from app.status_comment import commands_for_moves, render_status
 
 
@@ -79,6 +80,16 @@ def open_retro(
         at, history.bot, EntryKind.RETRO, f"Retrospective {opened(effect.key)} opened"
     )
     return after.noted(entry), (effect,), opened_number(effect.key)
+
+
+def wants_retro(before: Incident | None, after: Incident, config: RepoConfig) -> bool:
+    """Reaching Resolved at a listed severity (`/retro` asks on its own: Decision.retro)."""
+    if not after.managed:
+        return False
+    reached = after.status is Status.RESOLVED and (
+        before is None or before.status is not Status.RESOLVED
+    )
+    return reached and after.severity in config.retrospective.severities
 
 
 def status_comment(

@@ -19,16 +19,6 @@ def retro_key(incident: Incident) -> str:
     return f"retro:{incident.number}"
 
 
-def wants_retro(before: Incident | None, after: Incident, config: RepoConfig) -> bool:
-    """Reaching Resolved at a listed severity (`/retro` asks on its own: Decision.retro)."""
-    if not after.managed:
-        return False
-    reached = after.status is Status.RESOLVED and (
-        before is None or before.status is not Status.RESOLVED
-    )
-    return reached and after.severity in config.retrospective.severities
-
-
 def retrospective_issue(incident: Incident) -> OpenIssue:
     """The retrospective, filled in with whatever the record already knows."""
     severity = (

@@ -6,20 +6,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from app.bookkeeping import Bookkeeping
 from app.command_flow import MAX_COMMANDS, help_given_at
 from app.commands import REGISTRY, Command, parse_commands
 from app.config import CONFIG_PATH, LoadedConfig
 from app.decision import Kind, Occurrence, Snapshot
 from app.facts import Hint, Issue
 from app.followup import History
-from app.hints import event_time, github_time, hint_for, is_person, issue_from_api, labelled
 from app.inbox import Delivery
 from app.lifecycle import CLOSED, Status
 from app.payloads import Event
-from app.records import Extras, Incident
-from app.sources import Reads
+from app.records import Incident
+from app.sources import (
+    Reads,
+    event_time,
+    github_time,
+    hint_for,
+    is_person,
+    issue_from_api,
+    labelled,
+)
 from app.store import IncidentStore
 
 # Internal deliveries that finish an unfinished plan; GitHub never sends an event of this name.
@@ -48,14 +56,6 @@ class Turn:
 Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
 
 
-class Books(Protocol):
-    """The bookkeeping reads a decision needs (app/bookkeeping.py has them)."""
-
-    async def extras(self, repo_id: int, number: int) -> Extras: ...
-    async def last_led(self, repo_id: int) -> dict[str, datetime]: ...
-    async def incident_for_retro(self, repo_id: int, retro_number: int) -> int | None: ...
-
-
 async def _never(_key: str, _at: datetime | None) -> bool:
     return False
 
@@ -66,7 +66,7 @@ class Router:
 
     reads: Reads
     store: IncidentStore
-    books: Books
+    books: Bookkeeping
     # Whether a later read covered a change (sidebar changes); by default none did.
     covered: Callable[[str, datetime | None], Awaitable[bool]] = field(default=_never)
     # Each comment's parsed commands, offered to the metrics (a comment is parsed once).
