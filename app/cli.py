@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from app.cli_errors import VERBOSE_HINT, explain
-from app.config import parse_config
+from app.config_file import parse_config
 from app.github import GitHubApp
 from app.label_sync import sync_labels as sync_repo_labels
 from app.records import Incident

@@ -9,13 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from app.config import (
-    CONFIG_PATH,
-    LoadedConfig,
-    in_force,
-    keep_last_good,
-    parse_config,
-)
+from app.config import CONFIG_PATH, LoadedConfig, in_force, keep_last_good
+from app.config_file import parse_config
 from app.github import Client, GitHubRefused, GitHubUnavailable
 
 log = logging.getLogger(__name__)

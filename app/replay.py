@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from app.bookkeeping import Bookkeeping
-from app.config import DEFAULT_CONFIG, LoadedConfig, RepoConfig, parse_config
+from app.config import DEFAULT_CONFIG, LoadedConfig, RepoConfig
+from app.config_file import parse_config
 from app.decision import Plan, decide
 from app.facts import Hint, Issue
 from app.github import Client

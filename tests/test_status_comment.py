@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import parse_config
+from app.config_file import parse_config
 from app.durations import format_duration
 from app.followup import only_reverted
 from app.labels import DEFAULT_LABELS
