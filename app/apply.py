@@ -5,33 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.github import Client, marker
+from app.github import Client, GitHubRefused
 from app.plan import (
     AddLabels,
     AddSubIssueLabels,
     Assign,
     Effect,
+    KeepStatusComment,
     LabelOpenSubIssues,
     OpenIssue,
     PostComment,
     RemoveLabel,
     SetIssueState,
+    marker,
     opened,
+    opened_number,
 )
+from app.status_comment import STATUS_KEY
 
 
 @dataclass
 class Applied:
-    """What applying a plan did: a short log, and the issues it opened by key."""
+    """What applying a plan did: a short log, the issues it opened by key, and the status
+    comment kept on each issue (by issue number)."""
 
     log: list[str] = field(default_factory=list)
     opened: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status_comments: dict[int, int] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
         """Replace `opened(key)` placeholders with the numbers GitHub gave those issues."""
         for key, issue in self.opened.items():
             text = text.replace(opened(key), f"#{issue['number']}")
+            text = text.replace(opened_number(key), str(issue["number"]))
         return text
+
+    def number(self, key: str) -> int:
+        return int(self.opened[key]["number"])
 
 
 async def apply_plan(
@@ -77,7 +87,8 @@ async def apply_plan(
                 await client.update_issue(repo, number, **fields)
                 done.log.append(state)
             case OpenIssue():
-                issue = await _open_issue(client, repo, effect, retrying=retrying)
+                look = retrying or effect.look_first
+                issue = await _open_issue(client, repo, effect, retrying=look)
                 done.opened[effect.key] = issue
                 done.log.append(f"opened:#{issue['number']}")
             case LabelOpenSubIssues(having, add):
@@ -89,10 +100,35 @@ async def apply_plan(
             case AddSubIssueLabels(child_number, names):
                 await client.add_labels(repo, child_number, list(names))
                 done.log.append(f"#{child_number}+{','.join(names)}")
-            case Assign(add, remove):
-                await client.change_assignees(repo, number, add=list(add), remove=list(remove))
+            case Assign(add, remove, on):
+                target = number if on is None else done.number(on)
+                await client.change_assignees(repo, target, add=list(add), remove=list(remove))
                 done.log.append("assign:" + ",".join([*add, *(f"-{r}" for r in remove)]))
+            case KeepStatusComment(text, comment_id, on):
+                target = number if on is None else done.number(on)
+                kept = await _keep_status(client, repo, target, done.fill(text), comment_id)
+                done.status_comments[target] = kept
+                done.log.append("status" if on is None else f"#{target}:status")
     return done
+
+
+async def _keep_status(
+    client: Client, repo: str, number: int, text: str, comment_id: int | None
+) -> int:
+    """Edit the one status comment in place; post it again if it was lost. Returns its id."""
+    if comment_id is None:
+        found = await client.find_comment(repo, number, STATUS_KEY)
+        comment_id = int(found["id"]) if found else None
+    if comment_id is not None:
+        try:
+            await client.update_comment(repo, comment_id, f"{text}\n\n{marker(STATUS_KEY)}")
+            return comment_id
+        except GitHubRefused as exc:
+            if exc.status != 404:
+                raise
+            # deleted by hand: post it again
+    posted = await client.post_comment(repo, number, STATUS_KEY, text)
+    return int(posted["id"])
 
 
 async def _open_issue(

@@ -14,14 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import claims, deliveries, incident_extras, incidents, leases, reading, utcnow
-from app.lifecycle import Severity, Status
-
-
-@dataclass(frozen=True)
-class Extras:
-    status_comment_id: int | None = None
-    last_human_comment_at: datetime | None = None
-    retro_number: int | None = None
+from app.lifecycle import CLOSED, Severity, Status
+from app.records import Extras
 
 
 @dataclass(frozen=True)
@@ -64,12 +58,8 @@ class Bookkeeping:
         return Extras(row["status_comment_id"], row["last_human_comment_at"], row["retro_number"])
 
     async def _upsert(self, repo_id: int, number: int, **values: Any) -> None:
-        stmt = self._insert(incident_extras).values(
-            repo_id=repo_id, number=number, **{"followup_due": False, **values}
-        )
-        stmt = stmt.on_conflict_do_update(index_elements=["repo_id", "number"], set_=values)
         async with self.engine.begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(upsert_extras(self.engine.dialect.name, repo_id, number, **values))
 
     async def set_status_comment(self, repo_id: int, number: int, comment_id: int) -> None:
         await self._upsert(repo_id, number, status_comment_id=comment_id)
@@ -99,20 +89,8 @@ class Bookkeeping:
             return [(int(a), int(b), int(c)) for a, b, c in (await conn.execute(query)).all()]
 
     async def note_human_comment(self, repo_id: int, number: int, at: datetime) -> None:
-        """Keep the latest human comment time; deliveries may come late or out of order."""
-        stmt = self._insert(incident_extras).values(
-            repo_id=repo_id, number=number, last_human_comment_at=at, followup_due=False
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["repo_id", "number"],
-            set_={"last_human_comment_at": at},
-            where=or_(
-                incident_extras.c.last_human_comment_at.is_(None),
-                incident_extras.c.last_human_comment_at < at,
-            ),
-        )
         async with self.engine.begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(note_human_comment(self.engine.dialect.name, repo_id, number, at))
 
     async def incident_for_retro(self, repo_id: int, retro_number: int) -> int | None:
         async with reading(self.engine) as conn:
@@ -158,7 +136,7 @@ class Bookkeeping:
             .select_from(_with_extras(outer=True))
             .where(
                 incidents.c.managed.is_(True),
-                incidents.c.status.not_in((Status.RESOLVED.value, Status.REVIEWED.value)),
+                incidents.c.status.not_in([s.value for s in CLOSED]),
             )
             .order_by(incidents.c.repo_id, incidents.c.number)
         )
@@ -219,6 +197,33 @@ class Bookkeeping:
         async with self.engine.begin() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+
+def _insert_for(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def upsert_extras(dialect: str, repo_id: int, number: int, **values: Any) -> Any:
+    """The statement keeping `values` beside an incident (a row is made when there is none)."""
+    stmt = _insert_for(dialect)(incident_extras).values(
+        repo_id=repo_id, number=number, **{"followup_due": False, **values}
+    )
+    return stmt.on_conflict_do_update(index_elements=["repo_id", "number"], set_=values)
+
+
+def note_human_comment(dialect: str, repo_id: int, number: int, at: datetime) -> Any:
+    """Keep the latest human comment time; deliveries may come late or out of order."""
+    stmt = _insert_for(dialect)(incident_extras).values(
+        repo_id=repo_id, number=number, last_human_comment_at=at, followup_due=False
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["repo_id", "number"],
+        set_={"last_human_comment_at": at},
+        where=or_(
+            incident_extras.c.last_human_comment_at.is_(None),
+            incident_extras.c.last_human_comment_at < at,
+        ),
+    )
 
 
 def _with_extras(*, outer: bool) -> Any:

@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from app.command_flow import managed, reply
 from app.commands import REGISTRY, Command, CommandContext, Handler, command
-from app.decide import Decision, credit_report, explain_status
+from app.decide import explain_status
+from app.facts import Decision
 from app.lifecycle import Severity, Status, legal_moves
 from app.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
-from app.records import Incident, TimelineEntry
+from app.records import EntryKind, Incident, TimelineEntry
+from app.reports import credit_report
 from app.status_comment import MOVE_COMMANDS
 from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
@@ -74,7 +76,7 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
     if incident is not None:  # withdrawn earlier: resume from the record
         incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = replace(incident, managed=True).noted(
-            TimelineEntry(at, actor, "resumed", "Recorded again with /incident")
+            TimelineEntry(at, actor, EntryKind.RESUMED, "Recorded again with /incident")
         )
     else:
         status = Status.STABILIZED if stable else Status.STABILIZATION_PENDING
@@ -94,7 +96,11 @@ def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
         incident, credit = credit_report(ctx.issue, incident, scheme)
         incident = incident.noted(
             TimelineEntry(
-                at, actor, "declared", f"Recorded as {status.display}", to_value=status.value
+                at,
+                actor,
+                EntryKind.DECLARED,
+                f"Recorded as {status.display}",
+                to_value=status.value,
             )
         )
     if severity is not None:
@@ -139,9 +145,8 @@ def _status_command(target: Status) -> Handler:
             target,
             at=ctx.hint.at,
             actor=ctx.hint.actor,
-            scheme=ctx.scheme,
+            config=ctx.config,
             title=ctx.issue.title,
-            window=ctx.recurrence_window,
         )
         if move.kind is MoveKind.SAME:
             text = f"the incident is already {target.display}. " + explain_status(
@@ -215,7 +220,7 @@ def stabilize_command(cmd: Command, ctx: CommandContext) -> Decision:
         TimelineEntry(
             ctx.hint.at,
             ctx.hint.actor,
-            "stabilization",
+            EntryKind.STABILIZATION,
             f"Stabilization issue {opened(key)} opened: {title}",
         )
     )

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
-from app.lifecycle import Severity, Status
+from app.lifecycle import SEVERE, Severity, Status
 from app.records import Incident
-from app.store import IncidentStore
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOUD = frozenset({Severity.CRITICAL, Severity.MAJOR})
+LOUD = SEVERE  # chat hears of the severities that page
 MAX_TITLE = 256  # GitHub's own limit for a title
 
 
@@ -82,8 +82,15 @@ def slack_payload(text: str) -> dict[str, Any]:
     return {"text": text, "unfurl_links": False, "unfurl_media": False}
 
 
+def from_settings(settings: Settings) -> SlackNotifier | None:
+    """The chat channel, when a Slack webhook is configured (app/notifiers.py)."""
+    if not settings.slack_webhook_url:
+        return None
+    return SlackNotifier(settings.slack_webhook_url, settings.github_web_url)
+
+
 class SlackNotifier:
-    """An after-change hook posting to one incoming webhook, without waiting for it."""
+    """A notifier posting to one incoming webhook, without waiting for it."""
 
     def __init__(
         self,
@@ -92,25 +99,16 @@ class SlackNotifier:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        store: IncidentStore | None = None,
     ) -> None:
         self.webhook_url = webhook_url
-        self.store = store
         self.web_url = web_url.rstrip("/")
         self.timeout = timeout
         self.transport = transport
         self._pending: set[asyncio.Task[bool]] = set()
 
-    async def incident_changed(
-        self, _client: Any, before: Incident | None, after: Incident
-    ) -> None:
+    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
         url = f"{self.web_url}/{after.repo}/issues/{after.number}"
-        lead = after.lead
-        if lead is None and self.store is not None:
-            # Registered after the follow-up hook, which may have just chosen the lead.
-            latest = await self.store.load(after.repo_id, after.number)
-            lead = latest.lead if latest is not None else None
-        text = message_for(before, after, url, lead)
+        text = message_for(before, after, url)
         if text is None:
             return
         task = asyncio.create_task(self.post(text))

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from app.cli_errors import VERBOSE_HINT, explain
-from app.config import parse_config
+from app.config_file import parse_config
 from app.github import GitHubApp
 from app.inbox import DeadLetter
 from app.label_sync import sync_labels as sync_repo_labels
@@ -191,7 +191,7 @@ def sync_labels(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None
             found = await github.app_client().request("GET", f"/repos/{repo}/installation")
             client = github.installation(int(found["id"]))
             assert services.responder is not None
-            scheme = await services.responder.scheme_for(client, repo)
+            scheme = (await services.responder.configs.get(client, repo)).config.scheme
             return await sync_repo_labels(client, repo, scheme)
         finally:
             await services.close()

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.commands import REGISTRY, Command, CommandContext
-from app.decide import Decision, Issue
-from app.plan import AddLabels, Effect, PostComment, RemoveLabel
+from app.facts import Decision, Issue
+from app.payloads import is_bot
+from app.plan import AddLabels, Effect, PostComment, RemoveLabel, marker
 from app.records import Incident
 
 # One comment runs at most this many commands: a pasted wall of commands is not a runbook.
@@ -17,7 +18,7 @@ MAX_COMMANDS = 10
 # `/help` is answered at most once per issue in this time: a table per line is a flood.
 HELP_EVERY = timedelta(minutes=10)
 # Hidden in a reply that carries the help table, so the next `/help` can see it was given.
-HELP_MARK = "<!-- incident-flow:help-given -->"
+HELP_MARK = marker("help-given")
 # How much of a command's argument a reply may show, after sanitising.
 SHOWN_ARGS = 40
 _SHOWN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-")
@@ -36,7 +37,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     known = [c for c in commands if c.name in REGISTRY]  # others: another bot's, or prose
     plan: list[Effect] = []
     answers: list[tuple[Command, str]] = []
-    helped = ran = False
+    helped = ran = retro = False
     for command in known[:MAX_COMMANDS]:
         spec = REGISTRY[command.name]
         ref = ctx.ref(command)
@@ -61,6 +62,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
         step = replace(ctx, incident=incident, issue=issue)
         decision = spec.handler(command, step)
         ran = True
+        retro = retro or decision.retro
         if decision.incident is not None:
             incident = _tag(decision.incident, incident, ref)
         effects = tuple(e for e in decision.plan if not isinstance(e, PostComment))
@@ -72,7 +74,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     # a reader's wall of `/help`, answered a minute ago, gets no reply at all.
     if answers or (ran and skipped > 0):
         plan.append(_one_reply(ctx, answers, skipped, helped))
-    return Decision(incident, tuple(plan))
+    return Decision(incident, tuple(plan), retro=retro)
 
 
 def _one_reply(
@@ -102,7 +104,8 @@ def help_given_at(comments: Iterable[dict[str, Any]]) -> datetime | None:
     """When the bot last posted the help table, from an issue's comments as GitHub lists them."""
     latest: datetime | None = None
     for comment in comments:
-        if (comment.get("user") or {}).get("type") != "Bot":
+        user = comment.get("user") or {}
+        if not is_bot(str(user.get("login") or ""), user.get("type")):
             continue  # a user pasting the mark must not silence help for others
         if HELP_MARK not in str(comment.get("body") or ""):
             continue

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.decide import Decision, Hint, Issue
+    from app.config import RepoConfig
+    from app.facts import Decision, Hint, Issue
     from app.labels import LabelScheme
     from app.records import Incident
 
@@ -81,12 +82,15 @@ class CommandContext:
     hint: Hint
     issue: Issue
     incident: Incident | None
-    scheme: LabelScheme
+    config: RepoConfig
     comment_id: int
     permitted: bool  # the commenter has triage or higher on the repository
-    recurrence_window: timedelta = timedelta(hours=48)
     # When the bot last gave `/help` on this issue, as the shell read it from its comments.
     help_given_at: datetime | None = None
+
+    @property
+    def scheme(self) -> LabelScheme:
+        return self.config.scheme
 
     def ref(self, command: Command) -> str:
         """The command's identity: a timeline entry carrying it marks the command as done."""

@@ -1,47 +1,35 @@
-"""The repo config `.github/incidents.yml`: its model, parsing with line-exact errors, a cache."""
+"""The repo config `.github/incidents.yml` as a model: the one config value of a decision (pure)."""
 
 from __future__ import annotations
 
-import base64
-import logging
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.github import Client, GitHubRefused, GitHubUnavailable
+from app import durations
 from app.labels import DEFAULT_LABELS, LabelScheme
-from app.lifecycle import Severity, Status
-
-log = logging.getLogger(__name__)
+from app.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
 CONFIG_PATH = ".github/incidents.yml"
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_DURATION = re.compile(r"^\s*(?:(\d+)w)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
 
 
 def parse_duration(value: object) -> timedelta:
-    """`7d`, `48h`, `1h30m`, `2w`: a positive duration."""
+    """`7d`, `48h`, `1h30m`, `2w`: a positive duration (app/durations.py)."""
     if isinstance(value, timedelta):
         return value
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match or not any(match.groups()):
+    if not isinstance(value, str):
         raise ValueError("a duration like 30m, 1h, 48h, 7d or 2w")
-    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
-    duration = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
-    if duration <= timedelta(0):
-        raise ValueError("a duration longer than zero")
-    return duration
+    return durations.parse_duration(value)
 
 
 class Strict(BaseModel):
@@ -222,9 +210,11 @@ class Retrospective(Strict):
 
 
 class RepoConfig(Strict):
+    """The policy a repo chose: the one config value every decision is made from."""
+
     labels: Labels = Labels.model_validate({})
     lead: LeadConfig = LeadConfig()
-    recurrence_window: timedelta = timedelta(hours=48)
+    recurrence_window: timedelta = RECURRENCE_WINDOW
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
 
@@ -233,7 +223,7 @@ class RepoConfig(Strict):
     def _window(cls, value: object) -> timedelta:
         return parse_duration(value)
 
-    @property
+    @cached_property
     def scheme(self) -> LabelScheme:
         return self.labels.scheme()
 
@@ -272,122 +262,6 @@ class LoadedConfig:
         return not self.errors
 
 
-def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[ConfigError, ...]]:
-    """The config in `text`, or the defaults and every error with its line and key."""
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
-    except DuplicateKey as exc:
-        reason = f"written twice in one mapping (first on line {exc.first_line})"
-        return DEFAULT_CONFIG, (ConfigError(file, exc.line, exc.key, reason),)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        return DEFAULT_CONFIG, (ConfigError(file, line, "", f"not valid YAML: {problem}"),)
-    if data is None:
-        return DEFAULT_CONFIG, ()  # an empty file means the defaults
-    if not isinstance(data, dict):
-        return DEFAULT_CONFIG, (ConfigError(file, 1, "", "the file must be a mapping of keys"),)
-    try:
-        config = RepoConfig.model_validate(data)
-    except ValidationError as exc:
-        root = yaml.compose(text)
-        errors = tuple(
-            ConfigError(file, _line_of(root, err["loc"]), _key(err["loc"]), _reason(err))
-            for err in exc.errors()
-        )
-        return DEFAULT_CONFIG, errors
-    collisions = config.labels.collisions()
-    if not collisions:
-        return config, ()
-    root = yaml.compose(text)
-    written = _keys_under(root, "labels")
-    clashes = []
-    for key, other in collisions:
-        if key not in written and other in written:
-            key, other = other, key  # point at the line that renamed a label
-        clashes.append(
-            ConfigError(
-                file,
-                _line_of(root, ("labels", key)),
-                f"labels.{key}",
-                f"the same label as `labels.{other}` (GitHub label names ignore case)",
-            )
-        )
-    return DEFAULT_CONFIG, tuple(clashes)
-
-
-def _keys_under(root: yaml.Node | None, key: str) -> set[str]:
-    if not isinstance(root, yaml.MappingNode):
-        return set()
-    node = next((v for k, v in root.value if getattr(k, "value", None) == key), None)
-    if not isinstance(node, yaml.MappingNode):
-        return set()
-    return {str(k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-
-
-class DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: str, line: int, first_line: int) -> None:
-        super().__init__(f"duplicate key {key!r} on line {line}")
-        self.key, self.line, self.first_line = key, line, first_line
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.safe_load, except that a key written twice in one mapping is an error: PyYAML
-    keeps the last silently, so a second `labels:` would drop the first one's renames."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
-            line = key_node.start_mark.line + 1
-            if key_node.value in first:
-                raise DuplicateKey(key_node.value[:60], line, first[key_node.value])
-            first[key_node.value] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-def _key(loc: tuple[int | str, ...]) -> str:
-    key = ""
-    for part in loc:
-        if isinstance(part, int):
-            key += f"[{part}]"
-        elif part in ("function-after", "function-before", "tagged-union"):
-            continue
-        else:
-            key += f".{part}" if key else str(part)
-    return key
-
-
-def _reason(err: Any) -> str:
-    message = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        return "unknown key"
-    return message.removeprefix("Value error, ")
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the YAML node at `loc`, or of the nearest parent that exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
-                # An unknown key: point at the key itself.
-                key_node = next((k for k, _ in node.value if k.value == part), None)
-                return key_node.start_mark.line + 1 if key_node is not None else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-        else:
-            continue  # pydantic's own loc parts (validator names) have no node
-        line = node.start_mark.line + 1
-    return line
-
-
 def in_force(loaded: LoadedConfig) -> str:
     """What the service uses while the file is invalid, in a few words."""
     if loaded.kept_version is None:
@@ -404,108 +278,6 @@ def format_errors(loaded: LoadedConfig) -> str:
     )
 
 
-@dataclass
-class _Cached:
-    loaded: LoadedConfig
-    etag: str | None
-    checked: float  # monotonic time of the last look at GitHub
-    repo: str = ""  # as GitHub spells it
-
-
-class KeepsLastGood(Protocol):
-    """Where the last valid file of each repo outlives this process (app/last_good.py)."""
-
-    async def load(self, repo: str) -> tuple[str, str] | None: ...
-    async def save(self, repo: str, version: str, text: str) -> None: ...
-    async def forget(self, repo: str) -> None: ...
-
-
-@dataclass
-class ConfigCache:
-    """One config per repo, re-checked with its ETag after `ttl` seconds or a push."""
-
-    ttl: float = 300.0
-    clock: Callable[[], float] = time.monotonic
-    keeper: KeepsLastGood | None = None
-    _entries: dict[str, _Cached] = field(default_factory=dict)
-
-    async def get(self, client: Client, repo: str) -> LoadedConfig:
-        key = repo.casefold()
-        entry = self._entries.get(key)
-        now = self.clock()
-        if entry is not None and now - entry.checked < self.ttl:
-            return entry.loaded
-        refused = False
-        try:
-            response = await client.request(
-                "GET",
-                f"/repos/{repo}/contents/{CONFIG_PATH}",
-                headers={"If-None-Match": entry.etag} if entry and entry.etag else None,
-                ok_statuses=(404,),
-                want_response=True,
-            )
-        except GitHubRefused as exc:
-            # No `contents: read` on this installation (granted later by its owner): defaults.
-            log.warning("cannot read %s in %s: %s", CONFIG_PATH, repo, exc, extra={"repo": repo})
-            response, refused = None, True
-        except GitHubUnavailable:
-            if entry is None:
-                raise
-            # GitHub is down or rate limited: the last good answer beats failing the delivery.
-            log.warning("using the cached %s of %s: GitHub unavailable", CONFIG_PATH, repo)
-            return entry.loaded
-        if response is None:  # absent: the defaults
-            loaded, etag = LoadedConfig(), None
-            gone = not refused and (entry is None or entry.loaded.found)
-            if gone and self.keeper is not None:
-                await self.keeper.forget(repo)  # the defaults are the last good config now
-        elif response.status_code == 304 and entry is not None:  # unchanged, and free
-            loaded, etag = entry.loaded, entry.etag
-        else:
-            etag = response.headers.get("etag")
-            content = response.json()
-            loaded = _load(content, etag)
-            if loaded.valid and self.keeper is not None:
-                await self.keeper.save(repo, (loaded.version or "")[:64], _text(content))
-            elif loaded.errors:
-                previous = entry.loaded if entry is not None else await self._kept(repo)
-                loaded = keep_last_good(loaded, previous)
-                log.warning(
-                    "invalid %s in %s, using %s: %s",
-                    CONFIG_PATH,
-                    repo,
-                    in_force(loaded),
-                    "; ".join(map(str, loaded.errors)),
-                    extra={"repo": repo},
-                )
-        self._entries[key] = _Cached(loaded, etag, now, repo)
-        return loaded
-
-    async def _kept(self, repo: str) -> LoadedConfig | None:
-        """The last valid version an earlier run (or another instance) saw."""
-        kept = await self.keeper.load(repo) if self.keeper is not None else None
-        if kept is None:
-            return None
-        config, errors = parse_config(kept[1])
-        return None if errors else LoadedConfig(config, True, kept[0])
-
-    def invalid(self) -> dict[str, LoadedConfig]:
-        """Repos whose current config file is invalid, by name: what the dashboard notes."""
-        return {e.repo: e.loaded for e in self._entries.values() if not e.loaded.valid}
-
-    async def scheme_for(self, client: Client, repo: str) -> LabelScheme:
-        return (await self.get(client, repo)).config.scheme
-
-    async def window_for(self, client: Client, repo: str) -> timedelta:
-        return (await self.get(client, repo)).config.recurrence_window
-
-    def invalidate(self, repo: str) -> None:
-        """A push changed the file: look again (with the ETag) at the next use."""
-        entry = self._entries.get(repo.casefold())
-        if entry is not None:
-            self._entries[repo.casefold()] = replace(entry, checked=float("-inf"))
-
-
 def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> LoadedConfig:
     """An invalid new version keeps the config of the last valid one in force: falling back
     to the defaults would silently stop managing a repo whose labels are renamed."""
@@ -516,26 +288,3 @@ def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> Loade
     if previous.kept_version is not None:
         return replace(loaded, config=previous.config, kept_version=previous.kept_version)
     return loaded
-
-
-def _text(content: dict[str, Any]) -> str:
-    raw = content.get("content") or ""
-    return base64.b64decode(raw).decode("utf-8", errors="replace") if raw else ""
-
-
-def _load(content: dict[str, Any], etag: str | None) -> LoadedConfig:
-    config, errors = parse_config(_text(content))
-    return LoadedConfig(config, True, str(content.get("sha") or etag or ""), errors)
-
-
-def push_touches_config(payload: dict[str, Any]) -> bool:
-    """A push to the default branch that adds, changes or removes the config file."""
-    repository = payload.get("repository") or {}
-    branch = repository.get("default_branch") or "main"
-    if payload.get("ref") != f"refs/heads/{branch}":
-        return False
-    for commit in payload.get("commits") or []:
-        for kind in ("added", "modified", "removed"):
-            if CONFIG_PATH in (commit.get(kind) or []):
-                return True
-    return False

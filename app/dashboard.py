@@ -129,8 +129,8 @@ def _incident_link(incident: Incident) -> str:
 
 async def invalid_configs(request: Request, viewer: Viewer | None) -> dict[str, LoadedConfig]:
     """Repos the viewer may see whose `.github/incidents.yml` is invalid right now."""
-    followup = request.app.state.services.extras.get("followup")
-    invalid: dict[str, LoadedConfig] = followup.configs.invalid() if followup else {}
+    configs = request.app.state.services.extras.get("configs")
+    invalid: dict[str, LoadedConfig] = configs.invalid() if configs else {}
     if not invalid:
         return {}
     visible = await _access(request).visible_repos(set(invalid), viewer)

@@ -2,75 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 
+from app.config import RepoConfig
+from app.facts import Decision, Hint, Issue
 from app.labels import LabelScheme
-from app.lifecycle import (
-    INITIAL,
-    MEANINGS,
-    ORDER,
-    Severity,
-    Status,
-    legal_moves,
-)
-from app.plan import (
-    AddLabels,
-    AddSubIssueLabels,
-    Effect,
-    Plan,
-    PostComment,
-    RemoveLabel,
-    SetIssueState,
-)
-from app.records import Incident, TimelineEntry
-from app.transitions import (
-    RECURRENCE_WINDOW,
-    MoveKind,
-    change_severity,
-    request_move,
-    stabilization_labels,
-)
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An issue as just read from GitHub."""
-
-    repo: str
-    repo_id: int
-    number: int
-    id: int
-    title: str
-    state: str
-    labels: tuple[str, ...]
-    author: str = ""
-    created_at: datetime | None = None  # GitHub's time the issue was opened
-
-
-@dataclass(frozen=True)
-class Hint:
-    """What a delivery says happened; a hint only: the decision reads the issue itself."""
-
-    event: str
-    action: str
-    actor: str
-    at: datetime
-    delivery_id: str
-    label: str | None = None
-    # Whoever put `incident` on an unrecorded issue may declare (triage or higher, or another
-    # App); when not, the issue is an outsider's report. The shell asks GitHub only then.
-    declarer_permitted: bool = True
-
-
-@dataclass(frozen=True)
-class Decision:
-    incident: Incident | None
-    plan: Plan = ()
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.plan)
+from app.lifecycle import CLOSED, INITIAL, MEANINGS, ORDER, Severity, Status, legal_moves
+from app.plan import AddLabels, AddSubIssueLabels, Effect, PostComment, RemoveLabel, SetIssueState
+from app.records import EntryKind, Incident, TimelineEntry
+from app.reports import credit_report, report
+from app.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
 
 def explain_status(status: Status, scheme: LabelScheme) -> str:
@@ -89,31 +30,31 @@ def reconcile_labels(
     hint: Hint,
     issue: Issue,
     incident: Incident | None,
-    scheme: LabelScheme,
-    *,
-    window: timedelta = RECURRENCE_WINDOW,
+    config: RepoConfig,
 ) -> Decision:
     """Converge an issue's incident labels and the record; the same result in any event order."""
+    scheme = config.scheme
     has_incident_label = any(_same(label, scheme.incident) for label in issue.labels)
     if incident is None:
         if not has_incident_label:
             return Decision(None)
         if not hint.declarer_permitted:
-            return _report(issue, scheme)
-        return _adopt(hint, issue, scheme, window)
+            return report(issue, scheme)
+        return _adopt(hint, issue, config)
     if not incident.managed:
         if not has_incident_label:
             return Decision(incident)
-        incident = incident.noted(TimelineEntry(hint.at, hint.actor, "resumed"))
+        incident = incident.noted(TimelineEntry(hint.at, hint.actor, EntryKind.RESUMED))
         incident = replace(incident, managed=True)
-        return _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
+        return _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     if not has_incident_label:
         return _withdraw(hint, issue, incident, scheme)
-    return _reconcile(hint, issue, incident, scheme, window)
+    return _reconcile(hint, issue, incident, config)
 
 
-def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme, window: timedelta) -> Decision:
+def _adopt(hint: Hint, issue: Issue, config: RepoConfig) -> Decision:
     """First sight of an incident: record it from its labels."""
+    scheme = config.scheme
     statuses = scheme.statuses_in(issue.labels)
     hinted = scheme.status_of(hint.label) if hint.label else None
     if hinted in statuses:
@@ -147,69 +88,21 @@ def _adopt(hint: Hint, issue: Issue, scheme: LabelScheme, window: timedelta) -> 
         TimelineEntry(
             hint.at,
             hint.actor,
-            "declared",
+            EntryKind.DECLARED,
             detail,
             to_value=status.value,
         )
     )
-    decision = _reconcile(hint, issue, incident, scheme, window, restore_quietly=True, changed=True)
+    decision = _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
     return Decision(decision.incident, (*decision.plan, *credit))
-
-
-REPORT_KEY = "reported"
-
-
-def _report(issue: Issue, scheme: LabelScheme) -> Decision:
-    """An outsider opened an incident: a report for a maintainer to declare, paging no one.
-
-    No record is kept (so no lead, status comment, chat or reminder): the
-    `incident:reported` label, the issue's author and its creation time are the report.
-    """
-    options = ", ".join(f"`/incident {int(s)}`" for s in Severity)
-    comment = PostComment(
-        key=REPORT_KEY,
-        look_first=True,  # once per issue, whatever redelivery or edit comes back
-        body=(
-            "Thank you for the report. Incidents are declared by maintainers (triage "
-            f"permission or higher), so I marked this issue `{scheme.reported}` and removed its "
-            "incident, severity and status labels: nobody has been paged yet.\n\n"
-            f"Maintainers: to declare it, comment {options} (1 is the most severe); the "
-            "incident's timeline will credit this report."
-        ),
-    )
-    plan: list[Effect] = [comment]  # first: a retry finds it by its marker
-    if not any(_same(label, scheme.reported) for label in issue.labels):
-        plan.append(AddLabels((scheme.reported,)))
-    # The incident label goes last: until it is gone, a failed attempt is retried whole.
-    plan += [
-        RemoveLabel(label)
-        for label in issue.labels
-        if scheme.severity_of(label) is not None or scheme.status_of(label) is not None
-    ]
-    plan += [RemoveLabel(label) for label in issue.labels if _same(label, scheme.incident)]
-    return Decision(None, tuple(plan))
-
-
-def credit_report(
-    issue: Issue, incident: Incident, scheme: LabelScheme
-) -> tuple[Incident, list[Effect]]:
-    """A reported issue declared at last: the timeline names who reported it, and when.
-
-    Called before the declaration is noted, so the report's entry comes first.
-    """
-    reported = [label for label in issue.labels if _same(label, scheme.reported)]
-    if not reported:
-        return incident, []
-    # The report is the issue itself: its author, at GitHub's time of opening it.
-    at = issue.created_at or incident.declared_at
-    entry = TimelineEntry(at, issue.author or "unknown", "reported", "Reported as an incident")
-    return incident.noted(entry), [RemoveLabel(label) for label in reported]
 
 
 def _withdraw(hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme) -> Decision:
     """`incident` removed: a false alarm. Stop managing; keep the record to resume from."""
     plan = tuple(RemoveLabel(label) for label in issue.labels if scheme.status_of(label))
-    entry = TimelineEntry(hint.at, hint.actor, "withdrawn", "The incident label was removed")
+    entry = TimelineEntry(
+        hint.at, hint.actor, EntryKind.WITHDRAWN, "The incident label was removed"
+    )
     return Decision(replace(incident, managed=False).noted(entry), plan)
 
 
@@ -217,19 +110,17 @@ def _reconcile(
     hint: Hint,
     issue: Issue,
     incident: Incident,
-    scheme: LabelScheme,
-    window: timedelta,
+    config: RepoConfig,
     *,
     restore_quietly: bool = False,
     changed: bool = False,
 ) -> Decision:
+    scheme = config.scheme
     plan: list[Effect] = []
     # Ask for a missing severity once, when the incident is first seen or resumed.
     incident, severity_plan = _reconcile_severity(hint, issue, incident, scheme, restore_quietly)
     plan += severity_plan
-    incident, status_plan = _reconcile_status(
-        hint, issue, incident, scheme, window, restore_quietly
-    )
+    incident, status_plan = _reconcile_status(hint, issue, incident, config, restore_quietly)
     plan += status_plan
     return Decision(incident, tuple(plan)) if (plan or changed) else Decision(incident)
 
@@ -238,10 +129,10 @@ def _reconcile_status(
     hint: Hint,
     issue: Issue,
     incident: Incident,
-    scheme: LabelScheme,
-    window: timedelta,
+    config: RepoConfig,
     restore_quietly: bool,
 ) -> tuple[Incident, list[Effect]]:
+    scheme = config.scheme
     recorded = incident.status
     present: dict[str, Status] = {}
     for label in issue.labels:
@@ -263,7 +154,7 @@ def _reconcile_status(
                 ),
             )
             incident = incident.noted(
-                TimelineEntry(hint.at, hint.actor, "reverted", "Status label restored")
+                TimelineEntry(hint.at, hint.actor, EntryKind.REVERTED, "Status label restored")
             )
         return incident, plan
 
@@ -274,9 +165,8 @@ def _reconcile_status(
             target,
             at=hint.at,
             actor=hint.actor,
-            scheme=scheme,
+            config=config,
             title=issue.title,
-            window=window,
         )
         if move.kind is MoveKind.MOVED:
             plan = [RemoveLabel(label) for label, s in present.items() if s is recorded]
@@ -298,7 +188,7 @@ def _reconcile_status(
         plan.append(AddLabels((scheme.status_label(recorded),)))
     attempted = ", ".join(s.display for s in sorted(others, key=ORDER.index))
     incident = incident.noted(
-        TimelineEntry(hint.at, hint.actor, "reverted", f"Reverted {attempted}: {reason}")
+        TimelineEntry(hint.at, hint.actor, EntryKind.REVERTED, f"Reverted {attempted}: {reason}")
     )
     return incident, plan
 
@@ -366,23 +256,22 @@ def reconcile_issue(
     hint: Hint,
     issue: Issue,
     incident: Incident | None,
-    scheme: LabelScheme,
-    *,
-    window: timedelta = RECURRENCE_WINDOW,
+    config: RepoConfig,
 ) -> Decision:
     """Labels first, then open/closed: an incident is closed only once it is resolved."""
-    decision = reconcile_labels(hint, issue, incident, scheme, window=window)
+    scheme = config.scheme
+    decision = reconcile_labels(hint, issue, incident, config)
     current = decision.incident
     if current is None or not current.managed or issue.state != "closed":
         return decision
-    if current.status in (Status.RESOLVED, Status.REVIEWED):
+    if current.status in CLOSED:
         return decision
     body = (
         f"I reopened this incident: it is still **{current.status.display}**, and an incident "
         f"is closed only once it is Resolved or Reviewed. {explain_status(current.status, scheme)}"
     )
     note = TimelineEntry(
-        hint.at, hint.actor, "reopened", f"Closed while {current.status.display}; reopened"
+        hint.at, hint.actor, EntryKind.REOPENED, f"Closed while {current.status.display}; reopened"
     )
     plan = (
         *decision.plan,
@@ -393,9 +282,10 @@ def reconcile_issue(
 
 
 def link_stabilization_issue(
-    hint: Hint, incident: Incident, child: Issue, scheme: LabelScheme
+    hint: Hint, incident: Incident, child: Issue, config: RepoConfig
 ) -> Decision:
     """A sub-issue linked while Stabilization pending is stabilization work: label it so."""
+    scheme = config.scheme
     if not incident.managed or incident.status is not Status.STABILIZATION_PENDING:
         return Decision(incident)
     present = {label.casefold() for label in child.labels}
@@ -409,7 +299,7 @@ def link_stabilization_issue(
     entry = TimelineEntry(
         hint.at,
         hint.actor,
-        "stabilization",
+        EntryKind.STABILIZATION,
         f"Stabilization issue #{child.number} linked",
         ref=ref,
     )

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from app.command_flow import managed, reply
 from app.commands import Command, CommandContext, command
-from app.decide import Decision
+from app.facts import Decision
 from app.plan import Assign
-from app.records import TimelineEntry
+from app.records import EntryKind, TimelineEntry
 
 # A GitHub login: letters, digits and single hyphens, at most 39 characters.
 LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
@@ -29,9 +29,12 @@ def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
     new = match.group(1) if match else ctx.hint.actor
     old = incident.lead
     if old is not None and old.casefold() == new.casefold():
-        return Decision(incident, (reply(ctx, cmd, f"@{new} already leads this incident."),))
+        # No mention: a login someone typed must not make the bot ping that person.
+        return Decision(incident, (reply(ctx, cmd, f"{new} already leads this incident."),))
     detail = f"Lead: {old} → {new}" if old else f"Lead: {new}"
-    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "lead", detail, from_value=old, to_value=new)
+    entry = TimelineEntry(
+        ctx.hint.at, ctx.hint.actor, EntryKind.LEAD, detail, from_value=old, to_value=new
+    )
     plan = (Assign(add=(new,), remove=(old,) if old else ()),)
     return Decision(replace(incident, lead=new).noted(entry), plan)
 
@@ -45,7 +48,7 @@ def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
     incident = managed(ctx)
     if not cmd.args:
         return Decision(incident, (reply(ctx, cmd, "usage: `/timeline what happened`"),))
-    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "note", cmd.args)
+    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.NOTE, cmd.args)
     return Decision(incident.noted(entry), ())
 
 
@@ -55,7 +58,7 @@ def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
     summary="open the retrospective issue now (Sev 1/2 get one on reaching Resolved)",
 )
 def retro_command(cmd: Command, ctx: CommandContext) -> Decision:
-    # The shell opens the issue when it sees this entry (app/followup.py), once per incident.
+    # What follows the change opens the issue (app/followup.py), once per incident.
     incident = managed(ctx)
-    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, "retro-requested", "Retrospective requested")
-    return Decision(incident.noted(entry), ())
+    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.RETRO, "Retrospective requested")
+    return Decision(incident.noted(entry), (), retro=True)

@@ -22,14 +22,9 @@ from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import GitHubException, RequestError, RequestFailed
 from githubkit.utils import UNSET
 
+from app.plan import marker
+
 log = logging.getLogger(__name__)
-
-MARKER_PREFIX = "<!-- incident-flow:"
-
-
-def marker(key: str) -> str:
-    """The hidden line that makes a comment findable again: one comment per key."""
-    return f"{MARKER_PREFIX}{key} -->"
 
 
 class GitHubUnavailable(Exception):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from app.config_source import ConfigSource
 from app.github import Client, GitHubApp, GitHubRefused
 from app.labels import LabelScheme, LabelSpec
 from app.payloads import Event
@@ -84,7 +84,7 @@ async def sync_labels(client: Client, repo: str, scheme: LabelScheme) -> list[st
 
 async def on_installation(
     github: GitHubApp,
-    scheme_for: Callable[[Client, str], Awaitable[LabelScheme]],
+    configs: ConfigSource,
     event_name: str,
     event: Event,
 ) -> str:
@@ -96,7 +96,7 @@ async def on_installation(
     client = github.installation(event.installation.id)
     changed = 0
     for repository in repos:
-        scheme = await scheme_for(client, repository.full_name)
+        scheme = (await configs.get(client, repository.full_name)).config.scheme
         changes = await sync_labels(client, repository.full_name, scheme)
         changed += len(changes)
         log.info(

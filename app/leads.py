@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from app.config import DAYS, LeadConfig, Runner
+from app.payloads import is_bot
 
 
 @dataclass(frozen=True)
@@ -88,4 +89,4 @@ def _off_duty(skipped: list[str]) -> str:
 
 def _person(login: str) -> str | None:
     # An incident recorded by a bot (our own recurrence issue) has no human recorder to lead.
-    return None if not login or login.endswith("[bot]") else login
+    return None if not login or is_bot(login) else login

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import IntEnum, StrEnum
 
 
@@ -33,6 +34,13 @@ LEGAL_MOVES: dict[Status, frozenset[Status]] = {
     Status.RESOLVED: frozenset({Status.REVIEWED, Status.STABILIZATION_PENDING}),
     Status.REVIEWED: frozenset(),
 }
+
+# Statuses of an incident that is over: the issue may be closed, no reminders are owed.
+CLOSED: frozenset[Status] = frozenset({Status.RESOLVED, Status.REVIEWED})
+# Severities that page: chat hears of them, stabilization work is marked critical.
+SEVERE: frozenset[Severity] = frozenset({Severity.CRITICAL, Severity.MAJOR})
+# A recurrence within this time after resolution reopens the incident (the repo may change it).
+RECURRENCE_WINDOW = timedelta(hours=48)
 
 # Statuses an incident may be recorded in.
 INITIAL: frozenset[Status] = frozenset({Status.STABILIZATION_PENDING, Status.STABILIZED})

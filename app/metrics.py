@@ -19,9 +19,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from app.github import Client
+from app.commands import Command
 from app.inbox import Delivery, Inbox
-from app.records import Incident
+from app.records import EntryKind, Incident
 
 # Path shapes, most specific first: ids and names become placeholders so series stay few.
 _ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -43,13 +43,37 @@ def route_of(path: str, base_path: str = "") -> str:
     return path
 
 
+class CommandsSeen:
+    """Each comment delivery's parsed command names, until the metrics take them."""
+
+    def __init__(self, bound: int = 1024) -> None:
+        self.bound = bound  # should an outcome never come
+        self._seen: dict[int, tuple[str, ...]] = {}
+
+    def note(self, delivery: Delivery, commands: list[Command]) -> None:
+        if not commands:
+            return
+        while len(self._seen) >= self.bound:
+            del self._seen[next(iter(self._seen))]
+        self._seen[delivery.seq] = tuple(c.name for c in commands)
+
+    def pop(self, delivery: Delivery) -> tuple[str, ...]:
+        """The registered commands this delivery's comment held (once; for the metrics)."""
+        return self._seen.pop(delivery.seq, ())
+
+
 class Metrics:
     """One registry per service instance (tests build many; the global one would clash)."""
 
-    def __init__(self, api_base_path: str = "") -> None:
+    def __init__(
+        self,
+        api_base_path: str = "",
+        *,
+        commands_of: Callable[[Delivery], tuple[str, ...]] | None = None,
+    ) -> None:
         self.api_base_path = api_base_path.rstrip("/")
-        # A delivery's commands as the responder parsed them: a comment is parsed once.
-        self.commands_of: Callable[[Delivery], tuple[str, ...]] = lambda _delivery: ()
+        # A delivery's commands as the router parsed them: a comment is parsed once.
+        self.commands_of = commands_of or (lambda _delivery: ())
         r = self.registry = CollectorRegistry()
         self._received_by: dict[tuple[str, bool], Counter] = {}
         self.received = Counter(
@@ -159,22 +183,23 @@ class Metrics:
         if remaining is not None and remaining.isdigit():
             self.rate_limit_remaining.set(int(remaining))
 
-    async def incident_changed(
-        self, _client: Client, before: Incident | None, after: Incident
-    ) -> None:
-        """A Responder after-change hook: count the status moves and reverts just recorded."""
+    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
+        """A notifier: count the status moves and reverts just recorded."""
         start = len(before.timeline) if before is not None else 0
         for entry in after.timeline[start:]:
-            if entry.kind == "declared":
+            if entry.kind == EntryKind.DECLARED:
                 self.transitions.labels(
                     from_status="none", to_status=entry.to_value or after.status.value
                 ).inc()
-            elif entry.kind == "status":
+            elif entry.kind == EntryKind.STATUS:
                 self.transitions.labels(
                     from_status=entry.from_value or "none", to_status=entry.to_value or "none"
                 ).inc()
-            elif entry.kind == "reverted":
+            elif entry.kind == EntryKind.REVERTED:
                 self.reverts.inc()
+
+    async def drain(self) -> None:
+        return None
 
     async def render(self, inbox: Inbox) -> bytes:
         """The exposition text, with the inbox gauges read fresh from the database."""

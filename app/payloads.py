@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app.plan import marker_pattern
+
 # The hidden marker in a retrospective's body (app/retrospectives.py) names its incident.
-RETRO_MARKER = re.compile(r"<!-- incident-flow:retro:(\d+) -->")
+RETRO_MARKER = marker_pattern(r"retro:(\d{1,9})")
 
 # Events the worker acts on; anything else is answered and not stored.
 HANDLED_EVENTS = frozenset(
@@ -45,10 +47,19 @@ class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def is_bot(login: str, kind: str | None = None) -> bool:
+    """The one bot check: an App's bot user (GitHub's type "Bot") or a `[bot]` login."""
+    return kind == "Bot" or login.endswith("[bot]")
+
+
 class User(Lenient):
     login: str
     id: int | None = None
     type: str = "User"
+
+    @property
+    def is_bot(self) -> bool:
+        return is_bot(self.login, self.type)
 
 
 class Label(Lenient):
@@ -59,6 +70,13 @@ class Repository(Lenient):
     id: int
     full_name: str
     private: bool = False
+    default_branch: str | None = None
+
+
+class Commit(Lenient):
+    added: list[str] = []
+    modified: list[str] = []
+    removed: list[str] = []
 
 
 class Installation(Lenient):
@@ -111,6 +129,17 @@ class Event(Lenient):
     parent_issue_repo: Repository | None = None
     repositories: list[Repository] | None = None
     repositories_added: list[Repository] | None = None
+    # A push: its branch and the files each commit changed.
+    ref: str | None = None
+    commits: list[Commit] | None = None
+    number: int | None = None  # the incident of an internal follow-up delivery
+
+    def pushed(self, path: str) -> bool:
+        """A push to the default branch that adds, changes or removes the file at `path`."""
+        branch = (self.repository.default_branch if self.repository else None) or "main"
+        if self.ref != f"refs/heads/{branch}":
+            return False
+        return any(path in (*c.added, *c.modified, *c.removed) for c in self.commits or [])
 
     def incident_issue(self) -> IssuePayload | None:
         """The issue whose incident this delivery concerns (a sub-issue's parent)."""

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.records import Incident
+
+
+# The hidden marker that makes the bot's comments and issues findable again: one format.
+MARKER_PREFIX = "<!-- incident-flow:"
+
+
+def marker(key: str) -> str:
+    """The hidden line that makes a comment findable again: one comment per key."""
+    return f"{MARKER_PREFIX}{key} -->"
+
+
+def marker_pattern(key: str) -> re.Pattern[str]:
+    """The markers whose key matches the regular expression `key` (bounded by the caller)."""
+    return re.compile(re.escape(MARKER_PREFIX) + key + re.escape(" -->"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,19 @@ class OpenIssue:
     assignees: tuple[str, ...] = ()
     sub_issue_of: int | None = None  # link it as a sub-issue of this issue number
     record: Incident | None = None  # record the new issue as this incident
+    # Look for its marker before every creation, not only on retries: for issues whose record
+    # the database may have lost (a retrospective), found again by the marker in their body.
+    look_first: bool = False
+
+
+@dataclass(frozen=True)
+class KeepStatusComment:
+    """Edit the issue's one status comment in place (`comment_id`, else found by its marker);
+    post it again if it is gone. `on`: the key of an issue this plan opens, instead of ours."""
+
+    text: str
+    comment_id: int | None = None
+    on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +103,17 @@ class Assign:
 
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+    on: str | None = None  # the key of an issue this plan opens, instead of ours
 
 
 def opened(key: str) -> str:
-    """A placeholder for the number of the issue an OpenIssue with `key` creates."""
+    """A placeholder for `#NUMBER` of the issue an OpenIssue with `key` creates."""
     return f"\u27e6opened:{key}\u27e7"
+
+
+def opened_number(key: str) -> str:
+    """A placeholder for the bare NUMBER of the issue an OpenIssue with `key` creates."""
+    return f"\u27e6number:{key}\u27e7"
 
 
 Effect = (
@@ -91,5 +125,6 @@ Effect = (
     | LabelOpenSubIssues
     | AddSubIssueLabels
     | Assign
+    | KeepStatusComment
 )
-Plan = tuple[Effect, ...]
+Effects = tuple[Effect, ...]

@@ -4,19 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 
 from app.lifecycle import Severity, Status
+
+
+class EntryKind(StrEnum):
+    """What a timeline entry records (stored as its value)."""
+
+    DECLARED = "declared"
+    REPORTED = "reported"
+    STATUS = "status"
+    SEVERITY = "severity"
+    LEAD = "lead"
+    NOTE = "note"
+    WITHDRAWN = "withdrawn"
+    RESUMED = "resumed"
+    REVERTED = "reverted"
+    REOPENED = "reopened"
+    RECURRED = "recurred"
+    STABILIZATION = "stabilization"
+    RETRO = "retro"
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime  # GitHub's time of the event, never the worker's clock
     actor: str
-    kind: str  # declared, status, severity, withdrawn, resumed, reverted, note, ...
+    kind: str  # an EntryKind (older records may hold other words)
     detail: str = ""
     from_value: str | None = None
     to_value: str | None = None
     ref: str | None = None  # what caused it: "comment:ID:LINE" marks a command as done
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the app keeps beside a record: its status comment, human comments, retrospective."""
+
+    status_comment_id: int | None = None
+    last_human_comment_at: datetime | None = None
+    retro_number: int | None = None
 
 
 @dataclass(frozen=True)

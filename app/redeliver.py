@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.durations import parse_duration
 from app.github import GitHubApp, GitHubRefused, GitHubUnavailable
 from app.inbox import Inbox
 
@@ -21,16 +21,14 @@ log = logging.getLogger(__name__)
 
 # GitHub keeps the delivery log for 3 days; older deliveries cannot be redelivered.
 LOG_KEPT = timedelta(days=3)
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
 
 
 def parse_since(text: str) -> timedelta:
     """`6h`, `30m`, `2d`, `90s` (a bare number is hours)."""
-    match = _SPAN.match(text.lower())
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (try 6h, 30m or 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return parse_duration(text.lower(), bare="h")
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (try 6h, 30m or 2d)") from None
 
 
 def _when(delivery: dict[str, Any]) -> datetime:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.bookkeeping import Bookkeeping, OpenIncident
-from app.config import ConfigCache
+from app.config_source import ConfigSource
+from app.durations import format_duration
 from app.github import GitHubApp, GitHubRefused
-from app.status_comment import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ReminderScheduler:
         self,
         github: GitHubApp,
         books: Bookkeeping,
-        configs: ConfigCache,
+        configs: ConfigSource,
         *,
         interval_seconds: float = 60.0,
         holder: str | None = None,

@@ -1,4 +1,4 @@
-"""`incident-flow replay`: run a saved payload through the decision core and show the plan.
+"""`incident-flow replay`: route and decide a saved payload as the service would; show the plan.
 
 Nothing is applied. A dry run makes no GitHub call at all: the issue's labels come from the
 payload itself, label names are the defaults, and commenters count as having triage.
@@ -6,26 +6,29 @@ payload itself, label names are the defaults, and commenters count as having tri
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from app.command_flow import run_commands
-from app.commands import REGISTRY, CommandContext, parse_commands
-from app.config import parse_config
-from app.decide import Decision, Hint, Issue, link_stabilization_issue, reconcile_issue
+from app.bookkeeping import Bookkeeping
+from app.config import DEFAULT_CONFIG, LoadedConfig, RepoConfig
+from app.config_file import parse_config
+from app.decision import Plan, decide
+from app.facts import Hint, Issue
+from app.github import Client
+from app.inbox import Delivery
 from app.label_sync import INSTALLATION_EVENTS, describe, plan_labels
-from app.labels import DEFAULT_LABELS, LabelScheme
-from app.payloads import Event
+from app.labels import DEFAULT_LABELS
+from app.payloads import Event, Installation, read_event
+from app.permissions import PermissionCache
 from app.plan import (
     AddLabels,
     AddSubIssueLabels,
     Assign,
     Effect,
+    KeepStatusComment,
     LabelOpenSubIssues,
     OpenIssue,
     PostComment,
@@ -33,10 +36,10 @@ from app.plan import (
     SetIssueState,
 )
 from app.records import Incident
-from app.responder import hint_for, issue_from_api, labelled
-from app.services import build_services
+from app.routes import Router, Turn
+from app.services import Services, build_services
 from app.settings import Settings
-from app.transitions import RECURRENCE_WINDOW
+from app.sources import GitHubReads, PayloadReads, Reads
 
 
 @dataclass
@@ -46,48 +49,9 @@ class Replayed:
     hint: Hint | None = None
     issue: Issue | None = None
     before: Incident | None = None
-    decision: Decision | None = None
+    plan: Plan | None = None
     outcome: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-def decide(
-    event_name: str,
-    event: Event,
-    hint: Hint,
-    issue: Issue,
-    incident: Incident | None,
-    scheme: LabelScheme,
-    *,
-    permitted: bool,
-    window: timedelta = RECURRENCE_WINDOW,
-) -> tuple[Decision | None, str]:
-    """The core's answer to one delivery, as the responder would ask it (pure)."""
-    if event_name == "issues":
-        if event.issue is not None and event.issue.pull_request is not None:
-            return None, "ignored: pull request"
-        decision = reconcile_issue(hint, issue, incident, scheme, window=window)
-        if decision.incident is None:
-            return decision, "reported" if decision.plan else "not an incident"
-        return decision, ""
-    if event_name == "issue_comment":
-        if event.action != "created" or event.comment is None:
-            return None, f"ignored: comment {event.action}"
-        commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
-        if not commands:
-            return None, "no commands"
-        ctx = CommandContext(
-            hint, issue, incident, scheme, event.comment.id, permitted, recurrence_window=window
-        )
-        return run_commands(commands, ctx), ""
-    if event_name == "sub_issues":
-        if event.action != "sub_issue_added" or event.sub_issue is None:
-            return None, f"ignored: {event.action}"
-        if incident is None:
-            return None, "not an incident"
-        child = issue_from_api(issue.repo, issue.repo_id, event.sub_issue.model_dump())
-        return link_stabilization_issue(hint, incident, child, scheme), ""
-    return None, f"ignored: {event_name} deliveries are not decided by the core"
 
 
 def shown(text: str, limit: int = 100) -> str:
@@ -124,10 +88,13 @@ def describe_effect(effect: Effect) -> str:
             return f"add labels {joined} to open sub-issues labelled {shown(having)}"
         case AddSubIssueLabels(number=number, names=labels):
             return f"add labels {', '.join(shown(n) for n in labels)} to sub-issue #{number}"
-        case Assign(add=add, remove=remove):
+        case Assign(add=add, remove=remove, on=on):
             parts = [f"assign {', '.join('@' + shown(a) for a in add)}"] if add else []
             parts += [f"unassign {', '.join('@' + shown(a) for a in remove)}"] if remove else []
-            return "; ".join(parts) or "assignees unchanged"
+            where = " on the issue opened above" if on is not None else ""
+            return ("; ".join(parts) or "assignees unchanged") + where
+        case KeepStatusComment(on=on):
+            return "keep the status comment" + (" of the issue opened above" if on else "")
     return type(effect).__name__
 
 
@@ -152,15 +119,15 @@ def render(result: Replayed) -> str:
             f"labels: {', '.join(shown(n) for n in issue.labels) or '(none)'}"
         )
     lines.append(f"record:  {_status(result.before)}")
-    decision = result.decision
-    if decision is None:
+    plan = result.plan
+    if plan is None or plan.outcome:
         lines.append(f"outcome: {result.outcome}")
     else:
-        lines.append(f"plan:    {len(decision.plan)} effects" + (":" if decision.plan else ""))
-        lines += [f"  - {describe_effect(effect)}" for effect in decision.plan]
-        lines.append(f"after:   {_status(decision.incident)}")
+        lines.append(f"plan:    {len(plan.effects)} effects" + (":" if plan.effects else ""))
+        lines += [f"  - {describe_effect(effect)}" for effect in plan.effects]
+        lines.append(f"after:   {_status(plan.record)}")
         start = len(result.before.timeline) if result.before is not None else 0
-        added = decision.incident.timeline[start:] if decision.incident is not None else ()
+        added = plan.record.timeline[start:] if plan.record is not None else ()
         lines += [
             f"  + {e.at:%Y-%m-%d %H:%M:%S} {shown(e.actor)} {e.kind}: {shown(e.detail, 200)}"
             for e in added
@@ -179,21 +146,21 @@ async def replay(
     dry_run: bool,
     transport: httpx.AsyncBaseTransport | None = None,
     config_file: Path | None = None,
+    delivery_id: str = "replay",
 ) -> Replayed:
-    """Read what the decision needs (only the payload and our database on a dry run).
+    """Route and decide a saved payload as the service would (app/routes.py), applying nothing.
 
-    `config_file` stands in for the repository's `.github/incidents.yml`.
+    A dry run reads only the payload and our database. `config_file` stands in for the
+    repository's `.github/incidents.yml`.
     """
-    payload: dict[str, Any] = json.loads(path.read_text())
-    event = Event.model_validate(payload)
+    text = path.read_text()
+    event = read_event(text)
     result = Replayed()
-    scheme: LabelScheme = DEFAULT_LABELS
-    window = RECURRENCE_WINDOW
+    config = None
     if config_file is not None:
         config, errors = parse_config(config_file.read_text(), str(config_file))
         if errors:
             raise ValueError("\n".join(str(error) for error in errors))
-        scheme, window = config.scheme, config.recurrence_window
     services = await build_services(settings, github_transport=transport, start_worker=False)
     try:
         if not dry_run and (services.github is None or services.responder is None):
@@ -201,62 +168,67 @@ async def replay(
         if event_name in INSTALLATION_EVENTS:
             await _replay_installation(services, event, event_name, dry_run, result)
             return result
-        issue_ref = event.incident_issue()
-        if issue_ref is None or event.repository is None:
+        if event_name != "push" and (event.incident_issue() is None or event.repository is None):
             result.outcome = "ignored: the payload names no issue and repository"
             return result
-        repo, repo_id = event.repository.full_name, event.repository.id
-        result.hint = hint_for(event_name, event, "replay", datetime.now(UTC))
-        result.before = await services.store.load(repo_id, issue_ref.number)
-        permitted = True
+        if event.installation is None and not dry_run:
+            raise RuntimeError("the payload has no installation id to read the issue with")
+        reads: Reads
         if dry_run:
-            data = issue_ref.model_dump()
+            reads = PayloadReads(event, config or DEFAULT_CONFIG)
             names = f"label names from {config_file}" if config_file else "default label names"
             result.notes.append(f"dry run: no GitHub call; labels from the payload, {names}")
             if event_name == "issue_comment":
                 result.notes.append("dry run: the commenter is taken to have triage permission")
         else:
             assert services.github is not None and services.responder is not None
-            if event.installation is None:
-                raise RuntimeError("the payload has no installation id to read the issue with")
-            client = services.github.installation(event.installation.id)
-            if config_file is None:
-                scheme = await services.responder.scheme_for(client, repo)
-                window = await services.responder.window_for(client, repo)
-            data = await client.get_issue(repo, issue_ref.number)
-            if event_name == "issue_comment" and result.hint is not None:
-                permitted = await services.responder.permissions.may_triage(
-                    client, repo, result.hint.actor
-                )
-            if (
-                event_name == "issues"
-                and result.before is None
-                and result.hint is not None
-                and labelled(data, scheme.incident)
-            ):
-                # As the responder asks: may this sender declare, or is the issue a report?
-                may = await services.responder.may_declare(client, repo, event, data)
-                result.hint = replace(result.hint, declarer_permitted=may)
-        if event.sender is not None and event.sender.type == "Bot":
-            result.notes.append("the sender is a bot: the service ignores its own echoes")
-        result.issue = issue_from_api(repo, repo_id, data)
-        result.decision, result.outcome = decide(
-            event_name,
-            event,
-            result.hint,
-            result.issue,
-            result.before,
-            scheme,
-            permitted=permitted,
-            window=window,
+            configs = services.responder.configs if config is None else Fixed(config)
+            reads = GitHubReads(services.github, configs, PermissionCache())
+        router = Router(reads, services.store, Bookkeeping(services.engine))
+        if event.installation is None:  # a dry run of a payload without one: any id will do
+            event = event.model_copy(update={"installation": Installation(id=0)})
+        delivery = Delivery(
+            seq=0,
+            delivery_id=delivery_id,  # what keys the plan's comments, as in the service
+            event=event_name,
+            action=event.action,
+            installation_id=event.installation.id if event.installation else None,
+            issue_key=event.issue_key(),
+            payload=text,
+            received_at=datetime.now(UTC),
+            attempts=1,
         )
+        if event.sender is not None and event.sender.is_bot:
+            result.notes.append("the sender is a bot: the service ignores its own echoes")
+        routed = await router.route(delivery, event)
+        if not isinstance(routed, Turn):
+            result.outcome = routed
+            return result
+        result.hint = routed.event.hint
+        result.issue = routed.snapshot.issue
+        result.before = routed.snapshot.incident
+        result.plan = decide(routed.event, routed.snapshot)
+        result.outcome = result.plan.outcome or ("reported" if result.plan.reported else "")
         return result
     finally:
         await services.close()
 
 
+class Fixed:
+    """A config source that always answers with one config (`replay --config FILE`)."""
+
+    def __init__(self, config: RepoConfig) -> None:
+        self.loaded = LoadedConfig(config, found=True)
+
+    async def get(self, client: Client, repo: str) -> LoadedConfig:
+        return self.loaded
+
+    def invalidate(self, repo: str) -> None:
+        return None
+
+
 async def _replay_installation(
-    services: Any, event: Event, event_name: str, dry_run: bool, result: Replayed
+    services: Services, event: Event, event_name: str, dry_run: bool, result: Replayed
 ) -> None:
     repos = (event.repositories_added if event_name == "installation_repositories" else None) or (
         event.repositories or []
@@ -268,9 +240,11 @@ async def _replay_installation(
         result.outcome = f"label sync in {len(repos)} repositories (dry run: existing unknown)"
         return
     assert event.installation is not None
+    assert services.github is not None and services.responder is not None
     client = services.github.installation(event.installation.id)
     for repository in repos:
-        scheme = await services.responder.scheme_for(client, repository.full_name)
+        loaded = await services.responder.configs.get(client, repository.full_name)
+        scheme = loaded.config.scheme
         existing = await client.paginate(f"/repos/{repository.full_name}/labels")
         changes = plan_labels(existing, scheme.specs())
         for change in changes:

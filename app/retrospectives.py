@@ -5,30 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.config import RepoConfig
-from app.decide import Decision, Hint, Issue
+from app.durations import format_duration
+from app.facts import Decision, Hint, Issue
 from app.labels import LabelScheme
 from app.lifecycle import SEVERITY_MEANINGS, Status
 from app.plan import AddLabels, Effect, OpenIssue, PostComment, RemoveLabel
-from app.records import Incident, TimelineEntry
-from app.status_comment import format_duration, format_time, quiet, render_timeline
+from app.records import EntryKind, Incident, TimelineEntry
+from app.status_comment import format_time, quiet, render_timeline
 from app.transitions import MoveKind, request_move
 
 
 def retro_key(incident: Incident) -> str:
     return f"retro:{incident.number}"
-
-
-def wants_retro(before: Incident | None, after: Incident, config: RepoConfig) -> bool:
-    """Reaching Resolved at a listed severity, or `/retro` just asked for one."""
-    if not after.managed:
-        return False
-    seen = len(before.timeline) if before is not None else 0
-    if any(e.kind == "retro-requested" for e in after.timeline[seen:]):
-        return True
-    reached = after.status is Status.RESOLVED and (
-        before is None or before.status is not Status.RESOLVED
-    )
-    return reached and after.severity in config.retrospective.severities
 
 
 def retrospective_issue(incident: Incident) -> OpenIssue:
@@ -91,7 +79,7 @@ def retrospective_issue(incident: Incident) -> OpenIssue:
 
 
 def retro_completed(
-    hint: Hint, issue: Issue, incident: Incident, scheme: LabelScheme, retro_number: int
+    hint: Hint, issue: Issue, incident: Incident, config: RepoConfig, retro_number: int
 ) -> Decision:
     """The retrospective was closed as completed: Resolved → Reviewed, and close the incident.
 
@@ -104,7 +92,7 @@ def retro_completed(
         Status.REVIEWED,
         at=hint.at,
         actor=hint.actor,
-        scheme=scheme,
+        config=config,
         title=issue.title,
     )
     if move.kind is MoveKind.SAME:
@@ -116,8 +104,10 @@ def retro_completed(
             "It stays as it is; resolve it, then close the retrospective again."
         )
         return Decision(incident, (PostComment(f"retro-closed:{hint.delivery_id}", text),))
-    note = TimelineEntry(hint.at, hint.actor, "retro", f"Retrospective #{retro_number} completed")
-    labels = _status_label_changes(issue, scheme, Status.REVIEWED)
+    note = TimelineEntry(
+        hint.at, hint.actor, EntryKind.RETRO, f"Retrospective #{retro_number} completed"
+    )
+    labels = _status_label_changes(issue, config.scheme, Status.REVIEWED)
     return Decision(move.incident.noted(note), (*labels, *move.effects))
 
 

@@ -15,17 +15,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bookkeeping import Bookkeeping
-from app.chat import SlackNotifier
+from app.catch_up import CatchUp
+from app.config_source import ConfigCache
 from app.db import create_schema, make_engine, reading
-from app.followup import install as install_followup
 from app.github import GitHubApp
 from app.inbox import Inbox
-from app.metrics import Metrics
+from app.last_good import LastGoodConfigs
+from app.metrics import CommandsSeen, Metrics
+from app.notifiers import channels
+from app.permissions import PermissionCache
 from app.reads import ReadLog
 from app.redeliver import keep_redelivering
+from app.reminders import ReminderScheduler
 from app.responder import Responder
 from app.retention import keep_pruning, kept_for
+from app.routes import Router
 from app.settings import Settings
+from app.sources import GitHubReads
 from app.store import IncidentStore
 from app.webhooks import BodyGate
 from app.worker import Worker
@@ -88,9 +94,8 @@ class Services:
                 await task
         if self.worker is not None:
             await self.worker.stop()
-        chat = self.extras.get("chat")
-        if chat is not None:
-            await chat.drain()
+        for notifier in self.responder.notifiers if self.responder is not None else ():
+            await notifier.drain()
         reminders = self.extras.get("reminders")
         if reminders is not None:
             await reminders.stop()
@@ -117,7 +122,8 @@ async def build_services(
     inbox = Inbox(engine)
     receiving = ReceiverLoad()
     store = IncidentStore(engine)
-    metrics = Metrics(urlsplit(settings.github_api_url).path)
+    seen = CommandsSeen()
+    metrics = Metrics(urlsplit(settings.github_api_url).path, commands_of=seen.pop)
     github: GitHubApp | None = None
     responder: Responder | None = None
     worker: Worker | None = None
@@ -135,22 +141,26 @@ async def build_services(
         )
         # One instance (SQLite) keeps its reads in memory; several share them in the database.
         shared = engine if engine.dialect.name == "postgresql" else None
-        responder = Responder(github=github, store=store, reads=ReadLog(shared=shared))
-        responder.after_change.append(metrics.incident_changed)
-        metrics.commands_of = responder.commands_seen
-        followup, reminders = install_followup(
-            responder,
-            Bookkeeping(engine),
-            inbox,
-            config_ttl_seconds=settings.config_ttl_seconds,
-            reminder_interval_seconds=settings.reminder_interval_seconds,
+        readlog = ReadLog(shared=shared)
+        books = Bookkeeping(engine)
+        configs = ConfigCache(ttl=settings.config_ttl_seconds, keeper=LastGoodConfigs(engine))
+        reads = GitHubReads(github, configs, PermissionCache())
+        router = Router(reads, store, books, covered=readlog.covered, seen=seen.note)
+        chats = channels(settings)
+        responder = Responder(
+            github, reads, router, store, books, configs, readlog, [metrics, *chats]
         )
-        extras.update(followup=followup, reminders=reminders)
-        if settings.slack_webhook_url:
-            # Last of the hooks: by then the follow-up has chosen the lead it names.
-            chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url, store=store)
-            responder.after_change.append(chat.incident_changed)
-            extras["chat"] = chat
+        catch_up = CatchUp(books, store, inbox)
+        reminders = ReminderScheduler(
+            github,
+            books,
+            configs,
+            interval_seconds=settings.reminder_interval_seconds,
+            jobs=[catch_up],
+        )
+        extras.update(configs=configs, catch_up=catch_up, reminders=reminders)
+        if chats:
+            extras["chat"] = chats[0]
         worker = Worker(
             inbox,
             responder.handle,

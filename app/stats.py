@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.lifecycle import ORDER, Severity, Status
-from app.records import Incident
+from app.durations import format_duration
+from app.lifecycle import CLOSED, ORDER, Severity
+from app.records import EntryKind, Incident
 
-CLOSED = frozenset({Status.RESOLVED, Status.REVIEWED})
 WINDOW = timedelta(days=90)
 SORTS = ("open", "severity", "age", "status", "repo", "lead")
 
@@ -20,7 +20,10 @@ def is_open(incident: Incident) -> bool:
 def status_since(incident: Incident) -> datetime:
     """When the incident entered its current status (GitHub's time, from the timeline)."""
     for entry in reversed(incident.timeline):
-        if entry.kind in ("status", "declared") and entry.to_value == incident.status.value:
+        if (
+            entry.kind in (EntryKind.STATUS, EntryKind.DECLARED)
+            and entry.to_value == incident.status.value
+        ):
             return entry.at
     return incident.declared_at
 
@@ -109,14 +112,5 @@ def humanize(duration: timedelta | float | None) -> str:
     """`3d 4h`, `2h 5m`, `12m`, `40s`; an em dash when unknown."""
     if duration is None:
         return "—"
-    seconds = int(duration.total_seconds() if isinstance(duration, timedelta) else duration)
-    days, rest = divmod(max(seconds, 0), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
+    span = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+    return format_duration(span, seconds=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from app.durations import format_duration
 from app.labels import LabelScheme
 from app.lifecycle import MEANINGS, SEVERITY_MEANINGS, Status, legal_moves
-from app.records import Incident, TimelineEntry
+from app.records import EntryKind, Incident, TimelineEntry
 
 STATUS_KEY = "status"
 
@@ -31,7 +32,7 @@ def render_status(
     scheme: LabelScheme,
     *,
     commands: Mapping[Status, str],
-    retro_number: int | None = None,
+    retro_number: int | str | None = None,
 ) -> str:
     """The whole status comment; the same record always gives the same text."""
     lines = [f"### Incident status: {incident.status.display}", ""]
@@ -79,7 +80,7 @@ def render_timeline(entries: tuple[TimelineEntry, ...]) -> list[str]:
 
 
 def describe(entry: TimelineEntry) -> str:
-    if entry.kind == "note":
+    if entry.kind == EntryKind.NOTE:
         return f"Note: {quiet(entry.detail or '')}"
     return quiet(entry.detail or "") or entry.kind.replace("-", " ").capitalize()
 
@@ -97,7 +98,7 @@ def _next_moves(
     incident: Incident,
     scheme: LabelScheme,
     commands: Mapping[Status, str],
-    retro_number: int | None,
+    retro_number: int | str | None,
 ) -> list[str]:
     if not incident.managed:
         return []
@@ -128,18 +129,6 @@ def format_time(moment: datetime) -> str:
 
 def _since(start: datetime, end: datetime | None) -> str:
     return format_duration(end - start) if end is not None else "not yet"
-
-
-def format_duration(span: timedelta) -> str:
-    """`2d 3h`, `1h 05m`, `12m`; under a minute is `<1m`."""
-    minutes = max(0, int(span.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins:02d}m"
-    return f"{mins}m" if mins else "<1m"
 
 
 def _cell(text: str) -> str:

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.bookkeeping import note_human_comment, upsert_extras
 from app.db import incidents, reading, timeline, utcnow
 from app.lifecycle import Severity, Status
 from app.records import Incident, TimelineEntry
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One issue's part of a delivery's outcome: its record and what is kept beside it."""
+
+    repo_id: int
+    number: int
+    incident: Incident | None = None
+    status_comment_id: int | None = None
+    retro_number: int | None = None
+    human_comment_at: datetime | None = None
+    due: bool | None = None  # False: the plan is finished (app/catch_up.py)
+
+    def extras(self) -> dict[str, object]:
+        return {
+            "status_comment_id": self.status_comment_id,
+            "retro_number": self.retro_number,
+            "followup_due": self.due,
+        }
 
 
 class IncidentStore:
@@ -37,68 +59,22 @@ class IncidentStore:
 
     async def save(self, incident: Incident, *, installation_id: int | None = None) -> None:
         """Upsert the incident and append the timeline entries not stored yet."""
-        values: dict[str, Any] = {
-            "repo": incident.repo,
-            "title": incident.title,
-            "status": incident.status.value,
-            "severity": int(incident.severity) if incident.severity else None,
-            "managed": incident.managed,
-            "declared_at": incident.declared_at,
-            "declared_by": incident.declared_by,
-            "stabilized_at": incident.stabilized_at,
-            "resolved_at": incident.resolved_at,
-            "reviewed_at": incident.reviewed_at,
-            "lead": incident.lead,
-            "updated_at": utcnow(),
-        }
-        if installation_id is not None:
-            values["installation_id"] = installation_id
         async with self.engine.begin() as conn:
-            incident_id = (
-                await conn.execute(
-                    select(incidents.c.id).where(
-                        incidents.c.repo_id == incident.repo_id,
-                        incidents.c.number == incident.number,
-                    )
-                )
-            ).scalar()
-            if incident_id is None:
-                incident_id = (
-                    await conn.execute(
-                        insert(incidents)
-                        .values(repo_id=incident.repo_id, number=incident.number, **values)
-                        .returning(incidents.c.id)
-                    )
-                ).scalar_one()
-                stored = 0
-            else:
-                await conn.execute(
-                    update(incidents).where(incidents.c.id == incident_id).values(**values)
-                )
-                stored = (
-                    await conn.execute(
-                        select(func.count()).where(timeline.c.incident_id == incident_id)
-                    )
-                ).scalar_one()
-            new_entries = incident.timeline[stored:]
-            if new_entries:
-                await conn.execute(
-                    insert(timeline),
-                    [
-                        {
-                            "incident_id": incident_id,
-                            "position": stored + offset,
-                            "at": entry.at,
-                            "actor": entry.actor,
-                            "kind": entry.kind,
-                            "detail": entry.detail,
-                            "from_value": entry.from_value,
-                            "to_value": entry.to_value,
-                            "ref": entry.ref,
-                        }
-                        for offset, entry in enumerate(new_entries)
-                    ],
-                )
+            await _save(conn, incident, installation_id)
+
+    async def commit(self, saves: Iterable[Saved], *, installation_id: int | None) -> None:
+        """One delivery's outcome in one transaction: records, timelines, bookkeeping."""
+        dialect = self.engine.dialect.name
+        async with self.engine.begin() as conn:
+            for saved in saves:
+                if saved.incident is not None:
+                    await _save(conn, saved.incident, installation_id)
+                kept = {k: v for k, v in saved.extras().items() if v is not None}
+                if kept:
+                    await conn.execute(upsert_extras(dialect, saved.repo_id, saved.number, **kept))
+                if saved.human_comment_at is not None:
+                    at = saved.human_comment_at
+                    await conn.execute(note_human_comment(dialect, saved.repo_id, saved.number, at))
 
     async def all(self, *, repo: str | None = None) -> list[Incident]:
         async with reading(self.engine) as conn:
@@ -163,3 +139,64 @@ def _incident(row: Any, entries: Iterable[Any]) -> Incident:
             for e in entries
         ),
     )
+
+
+async def _save(conn: AsyncConnection, incident: Incident, installation_id: int | None) -> None:
+    """Upsert the incident and append the timeline entries not stored yet."""
+    values: dict[str, Any] = {
+        "repo": incident.repo,
+        "title": incident.title,
+        "status": incident.status.value,
+        "severity": int(incident.severity) if incident.severity else None,
+        "managed": incident.managed,
+        "declared_at": incident.declared_at,
+        "declared_by": incident.declared_by,
+        "stabilized_at": incident.stabilized_at,
+        "resolved_at": incident.resolved_at,
+        "reviewed_at": incident.reviewed_at,
+        "lead": incident.lead,
+        "updated_at": utcnow(),
+    }
+    if installation_id is not None:
+        values["installation_id"] = installation_id
+    incident_id = (
+        await conn.execute(
+            select(incidents.c.id).where(
+                incidents.c.repo_id == incident.repo_id,
+                incidents.c.number == incident.number,
+            )
+        )
+    ).scalar()
+    if incident_id is None:
+        incident_id = (
+            await conn.execute(
+                insert(incidents)
+                .values(repo_id=incident.repo_id, number=incident.number, **values)
+                .returning(incidents.c.id)
+            )
+        ).scalar_one()
+        stored = 0
+    else:
+        await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+        stored = (
+            await conn.execute(select(func.count()).where(timeline.c.incident_id == incident_id))
+        ).scalar_one()
+    new_entries = incident.timeline[stored:]
+    if new_entries:
+        await conn.execute(
+            insert(timeline),
+            [
+                {
+                    "incident_id": incident_id,
+                    "position": stored + offset,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "kind": entry.kind,
+                    "detail": entry.detail,
+                    "from_value": entry.from_value,
+                    "to_value": entry.to_value,
+                    "ref": entry.ref,
+                }
+                for offset, entry in enumerate(new_entries)
+            ],
+        )

@@ -7,13 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from app.config import RepoConfig
 from app.labels import LabelScheme
-from app.lifecycle import Severity, Status, is_legal
+from app.lifecycle import CLOSED, SEVERE, Severity, Status, is_legal
 from app.plan import Effect, LabelOpenSubIssues, OpenIssue, PostComment, SetIssueState, opened
-from app.records import Incident, TimelineEntry
-
-RECURRENCE_WINDOW = timedelta(hours=48)
-SEVERE = frozenset({Severity.CRITICAL, Severity.MAJOR})
+from app.records import EntryKind, Incident, TimelineEntry
 
 
 class MoveKind(Enum):
@@ -36,15 +34,15 @@ def request_move(
     *,
     at: datetime,
     actor: str,
-    scheme: LabelScheme,
+    config: RepoConfig,
     title: str,
-    window: timedelta = RECURRENCE_WINDOW,
 ) -> Move:
     """Decide a requested status change, applying the recurrence rule to Resolved/Reviewed."""
     current = incident.status
+    window = config.recurrence_window
     if target is current:
         return Move(MoveKind.SAME, incident)
-    if target is Status.STABILIZATION_PENDING and current in (Status.RESOLVED, Status.REVIEWED):
+    if target is Status.STABILIZATION_PENDING and current in CLOSED:
         within = (
             current is Status.RESOLVED
             and incident.resolved_at is not None
@@ -52,7 +50,7 @@ def request_move(
         )
         if not within:
             return _recurrence(
-                incident, at=at, actor=actor, scheme=scheme, title=title, window=window
+                incident, at=at, actor=actor, scheme=config.scheme, title=title, window=window
             )
     if not is_legal(current, target):
         return Move(MoveKind.ILLEGAL, incident)
@@ -60,7 +58,7 @@ def request_move(
         TimelineEntry(
             at,
             actor,
-            "status",
+            EntryKind.STATUS,
             f"{current.display} → {target.display}",
             from_value=current.value,
             to_value=target.value,
@@ -105,7 +103,7 @@ def _recurrence(
         TimelineEntry(
             at,
             actor,
-            "declared",
+            EntryKind.DECLARED,
             f"Recorded as Stabilization pending (recurrence of #{incident.number})",
             to_value=Status.STABILIZATION_PENDING.value,
         )
@@ -128,7 +126,9 @@ def _recurrence(
         ),
     )
     noted = incident.noted(
-        TimelineEntry(at, actor, "recurred", f"Recurred: continued as new incident {opened(key)}")
+        TimelineEntry(
+            at, actor, EntryKind.RECURRED, f"Recurred: continued as new incident {opened(key)}"
+        )
     )
     return Move(MoveKind.RECURRENCE, noted, effects)
 
@@ -161,7 +161,7 @@ def change_severity(
         TimelineEntry(
             at,
             actor,
-            "severity",
+            EntryKind.SEVERITY,
             detail,
             from_value=str(int(old)) if old else None,
             to_value=str(int(new)),

@@ -15,9 +15,9 @@ from app.config import (
     RepoConfig,
     format_errors,
     keep_last_good,
-    parse_config,
     parse_duration,
 )
+from app.config_file import parse_config
 from app.lifecycle import Severity, Status
 
 ROOT = Path(__file__).parent.parent

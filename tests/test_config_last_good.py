@@ -76,7 +76,7 @@ async def test_a_private_repos_broken_config_is_not_shown_to_strangers(harness: 
     harness.fake.repo("octo/secret", private=True).files[CONFIG] = COLLIDING
     _, events = harness.fake.open_issue("octo/secret", labels=["incident"])
     await harness.run(events)
-    assert "octo/secret" in harness.services.extras["followup"].configs.invalid()
+    assert "octo/secret" in harness.services.extras["configs"].invalid()
     assert "octo/secret" not in (await harness.client.get("/")).text
 
 

@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.decide import Hint, Issue, reconcile_labels
-from app.labels import DEFAULT_LABELS, LabelScheme
+from app.config import DEFAULT_CONFIG as CONFIG
+from app.config import RepoConfig
+from app.decide import reconcile_labels
+from app.facts import Hint, Issue
 from app.lifecycle import Severity, Status
 from app.plan import (
     AddLabels,
@@ -43,13 +45,13 @@ def recorded(status: Status = Status.STABILIZATION_PENDING, severity: int | None
 
 
 def test_plain_issue_is_not_an_incident() -> None:
-    decision = reconcile_labels(hint(), issue("bug"), None, DEFAULT_LABELS)
+    decision = reconcile_labels(hint(), issue("bug"), None, CONFIG)
     assert decision.incident is None and decision.plan == ()
 
 
 def test_declaring_adds_stabilization_pending() -> None:
     decision = reconcile_labels(
-        hint(label="incident"), issue("incident", "severity:2"), None, DEFAULT_LABELS
+        hint(label="incident"), issue("incident", "severity:2"), None, CONFIG
     )
     assert decision.plan == (AddLabels((SP,)),)
     assert decision.incident is not None
@@ -60,22 +62,22 @@ def test_declaring_adds_stabilization_pending() -> None:
 
 
 def test_declaring_without_severity_asks_once() -> None:
-    decision = reconcile_labels(hint(), issue("incident"), None, DEFAULT_LABELS)
+    decision = reconcile_labels(hint(), issue("incident"), None, CONFIG)
     comments = [e for e in decision.plan if isinstance(e, PostComment)]
     assert len(comments) == 1 and comments[0].key == "needs-severity"
-    again = reconcile_labels(hint(), issue("incident", SP), decision.incident, DEFAULT_LABELS)
+    again = reconcile_labels(hint(), issue("incident", SP), decision.incident, CONFIG)
     assert again.plan == ()
 
 
 def test_declared_already_stabilized_is_kept() -> None:
-    decision = reconcile_labels(hint(), issue("incident", "severity:3", ST), None, DEFAULT_LABELS)
+    decision = reconcile_labels(hint(), issue("incident", "severity:3", ST), None, CONFIG)
     assert decision.plan == ()
     assert decision.incident is not None and decision.incident.status is Status.STABILIZED
     assert decision.incident.stabilized_at == T0
 
 
 def test_adopting_an_existing_incident_keeps_its_status() -> None:
-    decision = reconcile_labels(hint(), issue("incident", "severity:1", UI), None, DEFAULT_LABELS)
+    decision = reconcile_labels(hint(), issue("incident", "severity:1", UI), None, CONFIG)
     assert decision.incident is not None and decision.incident.status is Status.UNDER_INVESTIGATION
 
 
@@ -94,7 +96,7 @@ def test_adopting_an_existing_incident_keeps_its_status() -> None:
 )
 def test_legal_moves_are_accepted(status, labels, expected_status, expected_plan) -> None:
     decision = reconcile_labels(
-        hint(), issue("incident", "severity:1", *labels), recorded(status), DEFAULT_LABELS
+        hint(), issue("incident", "severity:1", *labels), recorded(status), CONFIG
     )
     assert decision.incident is not None
     assert decision.incident.status is expected_status
@@ -114,7 +116,7 @@ def test_legal_moves_are_accepted(status, labels, expected_status, expected_plan
 )
 def test_illegal_moves_are_reverted_with_one_comment(status, labels, removed, added) -> None:
     decision = reconcile_labels(
-        hint(), issue("incident", "severity:1", *labels), recorded(status), DEFAULT_LABELS
+        hint(), issue("incident", "severity:1", *labels), recorded(status), CONFIG
     )
     assert decision.incident is not None and decision.incident.status is status
     comments = [e for e in decision.plan if isinstance(e, PostComment)]
@@ -132,7 +134,7 @@ def test_removed_status_is_restored_with_a_comment() -> None:
         hint("unlabeled", ST),
         issue("incident", "severity:1"),
         recorded(Status.STABILIZED),
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert AddLabels((ST,)) in decision.plan
     assert sum(isinstance(e, PostComment) for e in decision.plan) == 1
@@ -143,7 +145,7 @@ def test_severity_change_new_label_wins() -> None:
         hint("labeled", "severity:3"),
         issue("incident", "severity:1", "severity:3", SP),
         recorded(),
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert decision.plan == (RemoveLabel("severity:1"),)
     assert decision.incident is not None and decision.incident.severity is Severity.MINOR
@@ -156,7 +158,7 @@ def test_escalation_marks_open_stabilization_issues_critical() -> None:
         hint("labeled", "severity:2"),
         issue("incident", "severity:3", "severity:2", SP),
         recorded(severity=3),
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert LabelOpenSubIssues("incident:stabilization", ("priority:critical",)) in decision.plan
     assert AddLabels(("priority:critical",)) not in decision.plan  # not on the incident itself
@@ -164,15 +166,15 @@ def test_escalation_marks_open_stabilization_issues_critical() -> None:
 
 def test_severity_removed_is_restored() -> None:
     decision = reconcile_labels(
-        hint("unlabeled", "severity:1"), issue("incident", SP), recorded(), DEFAULT_LABELS
+        hint("unlabeled", "severity:1"), issue("incident", SP), recorded(), CONFIG
     )
     assert decision.plan == (AddLabels(("severity:1",)),)
 
 
 def test_same_final_labels_same_decision_in_any_order() -> None:
     labels = issue("incident", "severity:1", ST)
-    first = reconcile_labels(hint("labeled", ST), labels, recorded(), DEFAULT_LABELS)
-    second = reconcile_labels(hint("unlabeled", SP), labels, recorded(), DEFAULT_LABELS)
+    first = reconcile_labels(hint("labeled", ST), labels, recorded(), CONFIG)
+    second = reconcile_labels(hint("unlabeled", SP), labels, recorded(), CONFIG)
     assert first.plan == second.plan
     assert first.incident is not None and second.incident is not None
     assert first.incident.status is second.incident.status is Status.STABILIZED
@@ -180,27 +182,27 @@ def test_same_final_labels_same_decision_in_any_order() -> None:
 
 def test_withdrawal_removes_status_and_stops_managing() -> None:
     decision = reconcile_labels(
-        hint("unlabeled", "incident"), issue("severity:1", SP), recorded(), DEFAULT_LABELS
+        hint("unlabeled", "incident"), issue("severity:1", SP), recorded(), CONFIG
     )
     assert decision.plan == (RemoveLabel(SP),)
     assert decision.incident is not None and not decision.incident.managed
     # Unmanaged: label changes are ignored...
-    quiet = reconcile_labels(hint(), issue("severity:1", RS), decision.incident, DEFAULT_LABELS)
+    quiet = reconcile_labels(hint(), issue("severity:1", RS), decision.incident, CONFIG)
     assert quiet.plan == ()
     # ...until `incident` comes back, resuming from the record without a complaint.
     resumed = reconcile_labels(
         hint("labeled", "incident"),
         issue("incident", "severity:1"),
         decision.incident,
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert resumed.plan == (AddLabels((SP,)),)
     assert resumed.incident is not None and resumed.incident.managed
 
 
 def test_renamed_labels_and_case_insensitivity() -> None:
-    scheme = replace(LabelScheme(), incident="🚨 incident")
-    decision = reconcile_labels(hint(), issue("🚨 INCIDENT", "Severity:1"), None, scheme)
+    config = RepoConfig.model_validate({"labels": {"incident": "🚨 incident"}})
+    decision = reconcile_labels(hint(), issue("🚨 INCIDENT", "Severity:1"), None, config)
     assert decision.incident is not None and decision.incident.severity is Severity.CRITICAL
 
 
@@ -210,7 +212,7 @@ def test_resolution_time_is_githubs_event_time() -> None:
         hint(at=later),
         issue("incident", "severity:1", RS),
         recorded(Status.STABILIZED),
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert decision.incident is not None and decision.incident.resolved_at == later
 
@@ -221,7 +223,7 @@ def test_recurrence_within_48_hours_reopens_the_same_incident() -> None:
         hint(at=T0 + timedelta(hours=47)),
         issue("incident", "severity:1", SP),
         resolved,
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert decision.incident is not None
     assert decision.incident.status is Status.STABILIZATION_PENDING
@@ -237,7 +239,7 @@ def test_late_or_reviewed_recurrence_opens_a_new_incident(status: Status, hours:
         hint(at=T0 + timedelta(hours=hours)),
         issue("incident", "severity:1", SP),
         old,
-        DEFAULT_LABELS,
+        CONFIG,
     )
     assert decision.incident is not None and decision.incident.status is status
     opens = [e for e in decision.plan if isinstance(e, OpenIssue)]
@@ -259,7 +261,7 @@ def outsider(action: str = "opened") -> Hint:
 
 def test_an_outsiders_incident_is_a_report_in_a_safe_order() -> None:
     labels = ("incident", "severity:1", SP, "bug")
-    decision = reconcile_labels(outsider(), issue(*labels), None, DEFAULT_LABELS)
+    decision = reconcile_labels(outsider(), issue(*labels), None, CONFIG)
     assert decision.incident is None  # nothing recorded: nothing follows up, chats, reminds
     comment, *labelling = decision.plan
     assert isinstance(comment, PostComment) and comment.look_first and comment.key == "reported"
@@ -274,16 +276,14 @@ def test_an_outsiders_incident_is_a_report_in_a_safe_order() -> None:
 
 
 def test_a_report_seen_again_changes_nothing() -> None:
-    decision = reconcile_labels(
-        outsider("edited"), issue("incident:reported"), None, DEFAULT_LABELS
-    )
+    decision = reconcile_labels(outsider("edited"), issue("incident:reported"), None, CONFIG)
     assert decision.incident is None and decision.plan == ()
 
 
 def test_the_permission_only_matters_for_an_unrecorded_issue() -> None:
     # A recorded incident is changed by labels, which only triage can apply.
     decision = reconcile_labels(
-        outsider("labeled"), issue("incident", "severity:1", SP), recorded(), DEFAULT_LABELS
+        outsider("labeled"), issue("incident", "severity:1", SP), recorded(), CONFIG
     )
     assert decision.plan == () and decision.incident == recorded()
 
@@ -293,7 +293,7 @@ def test_declaring_a_reported_issue_credits_the_reporter() -> None:
     reported = replace(
         issue("incident:reported", "incident", "severity:2"), author="rita", created_at=opened_at
     )
-    decision = reconcile_labels(hint(label="incident"), reported, None, DEFAULT_LABELS)
+    decision = reconcile_labels(hint(label="incident"), reported, None, CONFIG)
     assert decision.incident is not None
     first, second = decision.incident.timeline
     assert (first.kind, first.actor, first.at) == ("reported", "rita", opened_at)

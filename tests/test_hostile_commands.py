@@ -113,3 +113,13 @@ async def test_commands_without_triage_change_nothing(
         before[1].lead,
     )
     assert record.timeline == before[1].timeline
+
+
+async def test_lead_already_leading_is_not_pinged(harness: Harness) -> None:
+    from tests.test_commands_e2e import new_incident, say
+
+    harness.fake.repo(REPO).permissions["alice"] = "maintain"
+    number = await new_incident(harness)
+    await say(harness, number, "/lead @mallory\n/lead @mallory")
+    (reply,) = [c for c in harness.bot_comments(number) if "already leads" in c]
+    assert "@mallory" not in reply

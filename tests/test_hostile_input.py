@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import app.metrics
-import app.responder
+import app.routes
 from app.apply import apply_plan
 from app.commands import MAX_COMMAND_LINE, parse_commands
 from app.issue_form import form_answers
@@ -217,7 +217,7 @@ async def test_metrics_count_commands_from_the_one_parse(
         calls.append(1)
         return parse_commands(body)
 
-    monkeypatch.setattr(app.responder, "parse_commands", counting)
+    monkeypatch.setattr(app.routes, "parse_commands", counting)
     monkeypatch.setattr(app.metrics, "parse_commands", counting, raising=False)
     number = await incident(h)
     calls.clear()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.config import parse_config
+from app.config_file import parse_config
 from app.issue_form import form_answers, labels_from_form
 from app.labels import DEFAULT_LABELS
 from tests.conftest import Harness

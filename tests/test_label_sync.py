@@ -3,7 +3,7 @@
 import pytest
 
 from app.label_sync import CreateLabel, UpdateLabel, plan_labels
-from app.labels import DEFAULT_LABELS, LabelScheme, LabelSpec
+from app.labels import DEFAULT_LABELS, LabelSpec
 from tests.conftest import Harness
 
 SPECS = [LabelSpec("incident", "d93f0b", "An incident"), LabelSpec("severity:1", "b60205", "Sev 1")]
@@ -71,13 +71,8 @@ async def test_repositories_added_syncs_the_added_ones(harness: Harness) -> None
 
 
 async def test_sync_uses_the_repository_scheme(harness: Harness) -> None:
-    renamed = LabelScheme(critical="🟥 priority: critical")
-
-    async def scheme_for(_client: object, _repo: str) -> LabelScheme:
-        return renamed
-
-    assert harness.services.responder is not None
-    harness.services.responder.scheme_for = scheme_for  # type: ignore[assignment]
+    files = harness.fake.repo("octo/ops").files
+    files[".github/incidents.yml"] = "labels:\n  critical: '🟥 priority: critical'\n"
     await harness.run(harness.fake.installation_event(["octo/ops"]))
     labels = harness.fake.repo("octo/ops").labels
     assert labels["🟥 priority: critical"]["color"] == "b60205"

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.config import LeadConfig, Runner, parse_config
+from app.config import LeadConfig, Runner
+from app.config_file import parse_config
 from app.leads import on_duty, pick_lead, runner_at
 
 

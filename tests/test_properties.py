@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from app.command_flow import labels_after
 from app.commands import parse_commands
-from app.decide import Hint, Issue, reconcile_labels
+from app.config import DEFAULT_CONFIG
+from app.decide import reconcile_labels
+from app.facts import Hint, Issue
 from app.labels import DEFAULT_LABELS as SCHEME
 from app.lifecycle import Severity, Status, is_legal
 from app.records import Incident
@@ -56,7 +58,7 @@ class Simulation:
 
     def deliver(self, hint: Hint) -> bool:
         """Process one delivery; True when it changed anything."""
-        decision = reconcile_labels(hint, self.issue, self.incident, SCHEME)
+        decision = reconcile_labels(hint, self.issue, self.incident, DEFAULT_CONFIG)
         changed = bool(decision.plan) or decision.incident != self.incident
         self.issue = labels_after(self.issue, decision.plan)
         self.incident = decision.incident

@@ -171,7 +171,7 @@ async def test_renamed_reported_label_from_the_config(chatty: Harness) -> None:
 
 
 def test_reported_label_is_synced() -> None:
-    from app.config import parse_config
+    from app.config_file import parse_config
     from app.labels import DEFAULT_LABELS
 
     assert REPORTED in {spec.name for spec in DEFAULT_LABELS.specs()}

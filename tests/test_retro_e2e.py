@@ -123,13 +123,13 @@ async def test_a_failed_follow_up_is_caught_up(harness: Harness) -> None:
     await harness.run(harness.fake.label(REPO, number, add=[RS], remove=[ST]))
     assert retros(harness, number) == []
     assert "Incident status: Stabilized" in status_comment(harness, number)
-    followup = harness.services.extras["followup"]
-    assert await followup.catch_up() == [f"{harness.fake.repo(REPO).id}#{number}"]
+    catch_up = harness.services.extras["catch_up"]
+    assert await catch_up() == [f"{harness.fake.repo(REPO).id}#{number}"]
     await harness.backoff_passes()  # it runs in the worker, behind the failed delivery's retry
     await harness.settle()
     assert len(retros(harness, number)) == 1
     assert "Incident status: Resolved" in status_comment(harness, number)
-    assert await followup.catch_up() == []
+    assert await catch_up() == []
 
 
 async def test_retro_deliveries_queue_behind_their_incident(harness: Harness) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from app.config import parse_config
+from app.config_file import parse_config
+from app.durations import format_duration
 from app.followup import only_reverted
 from app.labels import DEFAULT_LABELS
 from app.lifecycle import Severity, Status
 from app.records import Incident, TimelineEntry
 from app.retrospectives import retrospective_issue
-from app.status_comment import MOVE_COMMANDS, format_duration, render_status
+from app.status_comment import MOVE_COMMANDS, render_status
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
