@@ -17,17 +17,17 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from app.cli_errors import VERBOSE_HINT, explain
-from app.config_file import parse_config
-from app.github import GitHubApp
-from app.inbox import DeadLetter
-from app.label_sync import sync_labels as sync_repo_labels
-from app.records import Incident
-from app.redeliver import parse_since, redeliver_failed
-from app.replay import render
-from app.replay import replay as replay_payload
-from app.services import Services, build_services
+from app.domain.config_file import parse_config
+from app.domain.records import Incident
+from app.domain.stats import humanize, ordered, status_since
+from app.github.client import GitHubApp
+from app.github.label_sync import sync_labels as sync_repo_labels
+from app.github.redeliver import parse_since, redeliver_failed
+from app.queue.inbox import DeadLetter
+from app.service.replay import render
+from app.service.replay import replay as replay_payload
+from app.service.services import Services, build_services
 from app.settings import Settings, get_settings
-from app.stats import humanize, ordered, status_since
 
 
 class OperatorErrors(TyperGroup):

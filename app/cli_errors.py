@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from app.github import GitHubRefused, GitHubUnavailable
+from app.github.client import GitHubRefused, GitHubUnavailable
 from app.settings import Settings
 
 VERBOSE_HINT = "(run again with --verbose for the traceback)"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from app.inbox import Delivery
+    from app.queue.inbox import Delivery
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 # uvicorn attaches a copy of some messages with ANSI colour codes; neither format wants it.

@@ -11,14 +11,15 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app import auth, dashboard, metrics, proxy_channel, setup
-from app.auth import session_secret
+from app.github import proxy_channel
 from app.logs import configure as configure_logging
 from app.logs import install_redaction, start_line
+from app.queue.webhooks import WebhookFastPath, make_router
 from app.sandbox import routes as sandbox
-from app.services import build_services
+from app.service.services import build_services
 from app.settings import Settings, get_settings
-from app.webhooks import WebhookFastPath, make_router
+from app.web import auth, dashboard, metrics, setup
+from app.web.auth import session_secret
 
 log = logging.getLogger(__name__)
 

@@ -183,7 +183,7 @@ NOTES = """## What was done for each target, and where one is missed
   does), and a round's ratio moved by ±0.15 (0.59-0.91 in one `--no-pin` run); pinned, the
   five rounds agree within about 0.06. What was done, each step measured with this script:
   - one TLS context and connection pool for all GitHub calls (was one per call);
-  - concurrent deliveries share one INSERT and one commit (`app/batching.py`, each
+  - concurrent deliveries share one INSERT and one commit (`app/queue/batching.py`, each
     answered after its own commit);
   - on SQLite the batch is one call into the sqlite3 module on the event loop's own
     connection, which never waits for the lock (a writer thread takes the batch when
@@ -203,7 +203,7 @@ NOTES = """## What was done for each target, and where one is missed
   hint): 1 GET. When the wrong status label is added beside the recorded one, the
   correction removes it and says why: 3 calls. A sidebar move (the recorded label
   removed, the wrong one added) sends two deliveries; the first one's read covers the
-  second (the app remembers what it read and GitHub's time of the read, `app/reads.py`),
+  second (the app remembers what it read and GitHub's time of the read, `app/storage/reads.py`),
   and the correction also puts the recorded label back: 4 calls, one over. Getting that
   to 3 would mean dropping the explanation, or replacing the two label calls with one
   PUT of the whole label set, which would silently undo a label someone adds at the same

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.db import deliveries, make_engine
-from app.inbox import Inbox
+from app.queue.inbox import Inbox
 from app.sandbox.github import new_private_key as private_key  # noqa: F401
 from app.settings import Settings
+from app.storage.db import deliveries, make_engine
 
 REPO = "octo/ops"
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db import deliveries
-from app.inbox import Envelope
+from app.queue.inbox import Envelope
 from app.sandbox.github import FakeGitHub
+from app.storage.db import deliveries
 from bench.common import REPO, open_inbox, wait_drained
 from tests.processes import FakeServer, Service, per_issue_order_kept
 

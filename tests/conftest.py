@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db import deliveries, metadata, utcnow
+from app.domain.records import Incident
 from app.main import create_app
-from app.records import Incident
+from app.queue.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
 from app.sandbox.github import FakeGitHub, new_private_key
-from app.services import Services
+from app.service.services import Services
 from app.settings import Settings
-from app.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
+from app.storage.db import deliveries, metadata, utcnow
 
 SECRET = "test-secret"
 # The repository most tests use, and the default status labels by their initials.

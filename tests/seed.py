@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from app.lifecycle import Severity, Status
-from app.records import Incident, TimelineEntry
+from app.domain.lifecycle import Severity, Status
+from app.domain.records import Incident, TimelineEntry
 from app.sandbox.github import FakeGitHub
-from app.store import IncidentStore
+from app.storage.store import IncidentStore
 
 PUBLIC, PRIVATE = "octo/ops", "octo/secret"
 SECRET_TITLE = "Payment keys leaked in logs"

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from app.batching import GroupCommit
-from app.inbox import Envelope, Inbox
+from app.queue.batching import GroupCommit
+from app.queue.inbox import Envelope, Inbox
 from tests.test_inbox import envelope, open_inbox
 
 

@@ -25,10 +25,10 @@ import httpx
 import pytest
 import uvicorn
 
-from app.db import create_schema, make_engine
 from app.main import create_app
 from app.sandbox.github import FakeGitHub
-from app.store import IncidentStore
+from app.storage.db import create_schema, make_engine
+from app.storage.store import IncidentStore
 from tests.seed import PRIVATE, PUBLIC, SECRET_TITLE, seed
 
 ARTIFACTS = Path("test-artifacts")

@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 
-from app.chat import SlackNotifier, message_for
-from app.lifecycle import Severity, Status
+from app.domain.lifecycle import Severity, Status
+from app.domain.records import Incident
 from app.logs import configure
-from app.records import Incident
+from app.service.chat import SlackNotifier, message_for
 from tests.conftest import Harness
 
 HOOK = "https://hooks.slack.test/services/T0/B0/XYZ"

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from app import cli
-from app.db import create_schema, make_engine
-from app.inbox import Envelope, Inbox
+from app.queue.inbox import Envelope, Inbox
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
-from app.store import IncidentStore
+from app.storage.db import create_schema, make_engine
+from app.storage.store import IncidentStore
 from tests.seed import PUBLIC, seed
 
 runner = CliRunner()
@@ -292,7 +292,7 @@ def test_database_unreachable_says_what_to_check(
 
 
 def test_replay_shows_every_effect_as_a_line_not_a_repr() -> None:
-    from app.plan import (
+    from app.domain.plan import (
         AddLabels,
         AddSubIssueLabels,
         Assign,
@@ -302,7 +302,7 @@ def test_replay_shows_every_effect_as_a_line_not_a_repr() -> None:
         RemoveLabel,
         SetIssueState,
     )
-    from app.replay import describe_effect
+    from app.service.replay import describe_effect
 
     lines = {
         type(effect).__name__: describe_effect(effect)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.commands import parse_commands
-from app.permissions import may_triage
+from app.domain.commands import parse_commands
+from app.github.permissions import may_triage
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ from app.permissions import may_triage
     ],
 )
 def test_parse(body: str, expected: list[tuple[str, str]]) -> None:
-    import app.builtin_commands  # noqa: F401  (registers aliases)
+    import app.domain.builtin_commands  # noqa: F401  (registers aliases)
 
     assert [(c.name, c.args) for c in parse_commands(body)] == expected
 

@@ -9,7 +9,7 @@ from typing import get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from app.config import (
+from app.domain.config import (
     DEFAULT_CONFIG,
     LoadedConfig,
     RepoConfig,
@@ -17,8 +17,8 @@ from app.config import (
     keep_last_good,
     parse_duration,
 )
-from app.config_file import parse_config
-from app.lifecycle import Severity, Status
+from app.domain.config_file import parse_config
+from app.domain.lifecycle import Severity, Status
 
 ROOT = Path(__file__).parent.parent
 

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import deliveries, make_engine
-from app.inbox import Inbox
-from app.lifecycle import Status
+from app.domain.lifecycle import Status
+from app.queue.inbox import Inbox
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
-from app.store import IncidentStore
+from app.storage.db import deliveries, make_engine
+from app.storage.store import IncidentStore
 from tests.processes import FakeServer, Service, deliver, per_issue_order_kept
 
 REPO = "octo/ops"

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.config import DEFAULT_CONFIG as CONFIG
-from app.config import RepoConfig
-from app.decide import reconcile_labels
-from app.facts import Hint, Issue
-from app.lifecycle import Severity, Status
-from app.plan import (
+from app.domain.config import DEFAULT_CONFIG as CONFIG
+from app.domain.config import RepoConfig
+from app.domain.decide import reconcile_labels
+from app.domain.facts import Hint, Issue
+from app.domain.lifecycle import Severity, Status
+from app.domain.plan import (
     AddLabels,
     LabelOpenSubIssues,
     OpenIssue,
@@ -18,7 +18,7 @@ from app.plan import (
     RemoveLabel,
     SetIssueState,
 )
-from app.records import Incident
+from app.domain.records import Incident
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SP, ST, UI, RS, RV = (f"status:{s.value}" for s in Status)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.records import Incident
+from app.domain.records import Incident
 from app.sandbox.github import BOT_LOGIN
 from tests.conftest import Harness
 from tests.test_leads import ROTATION
@@ -146,7 +146,7 @@ async def test_hand_edited_or_deleted_status_comment_is_rebuilt(harness: Harness
 async def test_status_comment_found_again_when_the_database_forgot_it(harness: Harness) -> None:
     from sqlalchemy import delete
 
-    from app.db import incident_extras
+    from app.storage.db import incident_extras
 
     number = await declare(harness, actor="alice")
     async with harness.services.engine.begin() as conn:

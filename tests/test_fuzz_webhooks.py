@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.db import deliveries
+from app.storage.db import deliveries
 from tests.conftest import Harness, sign
 
 FUZZ = settings(

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import app.metrics
-import app.routes
-from app.apply import apply_plan
-from app.commands import MAX_COMMAND_LINE, parse_commands
-from app.issue_form import form_answers
-from app.plan import PostComment
+import app.service.routes
+import app.web.metrics
+from app.domain.commands import MAX_COMMAND_LINE, parse_commands
+from app.domain.issue_form import form_answers
+from app.domain.plan import PostComment
+from app.github.apply import apply_plan
 from tests.conftest import REPO, Harness
 
 # Parsing a 64 KiB line takes microseconds when linear; the old regexes took seconds.
@@ -217,8 +217,8 @@ async def test_metrics_count_commands_from_the_one_parse(
         calls.append(1)
         return parse_commands(body)
 
-    monkeypatch.setattr(app.routes, "parse_commands", counting)
-    monkeypatch.setattr(app.metrics, "parse_commands", counting, raising=False)
+    monkeypatch.setattr(app.service.routes, "parse_commands", counting)
+    monkeypatch.setattr(app.web.metrics, "parse_commands", counting, raising=False)
     number = await incident(h)
     calls.clear()
     await h.run(h.fake.comment(REPO, number, "/help\n/severity 3", actor="alice"))

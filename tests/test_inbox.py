@@ -11,11 +11,11 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, update
 
-from app.db import create_schema, deliveries, make_engine, utcnow
-from app.github import GitHubRefused
-from app.inbox import Delivery, Envelope, Inbox
+from app.github.client import GitHubRefused
+from app.queue.inbox import Delivery, Envelope, Inbox
+from app.queue.worker import Worker
 from app.settings import Settings
-from app.worker import Worker
+from app.storage.db import create_schema, deliveries, make_engine, utcnow
 
 
 def envelope(n: int, issue: int) -> Envelope:
@@ -162,14 +162,14 @@ async def test_failures_retry_then_die_with_their_error(database_url: str) -> No
         await worker.run_until_idle()
         from sqlalchemy import update
 
-        from app.db import deliveries, utcnow
+        from app.storage.db import deliveries, utcnow
 
         async with inbox.engine.begin() as conn:  # skip the back-off wait
             await conn.execute(update(deliveries).values(available_at=utcnow()))
     assert (await inbox.counts()) == {"dead": 1}
     from sqlalchemy import select
 
-    from app.db import deliveries
+    from app.storage.db import deliveries
 
     async with inbox.engine.connect() as conn:
         error = (await conn.execute(select(deliveries.c.last_error))).scalar_one()

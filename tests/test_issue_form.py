@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.config_file import parse_config
-from app.issue_form import form_answers, labels_from_form
-from app.labels import DEFAULT_LABELS
+from app.domain.config_file import parse_config
+from app.domain.issue_form import form_answers, labels_from_form
+from app.domain.labels import DEFAULT_LABELS
 from tests.conftest import Harness
 
 BODY = """### Severity

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.label_sync import CreateLabel, UpdateLabel, plan_labels
-from app.labels import DEFAULT_LABELS, LabelSpec
+from app.domain.labels import DEFAULT_LABELS, LabelSpec
+from app.github.label_sync import CreateLabel, UpdateLabel, plan_labels
 from tests.conftest import Harness
 
 SPECS = [LabelSpec("incident", "d93f0b", "An incident"), LabelSpec("severity:1", "b60205", "Sev 1")]

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.config import LeadConfig, Runner
-from app.config_file import parse_config
-from app.leads import on_duty, pick_lead, runner_at
+from app.domain.config import LeadConfig, Runner
+from app.domain.config_file import parse_config
+from app.domain.leads import on_duty, pick_lead, runner_at
 
 
 def utc(text: str) -> datetime:

@@ -8,9 +8,9 @@ import ssl
 import pytest
 from sqlalchemy import text
 
-from app.db import make_engine
-from app.libpq import for_asyncpg, ssl_argument
 from app.settings import Settings
+from app.storage.db import make_engine
+from app.storage.libpq import for_asyncpg, ssl_argument
 
 
 def asyncpg_url(database_url: str) -> str:
@@ -70,7 +70,7 @@ async def test_sslmode_disable_connects_to_postgresql(
     if postgres_url is None:
         pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
     url = f"{postgres_url}?sslmode=disable&application_name=incident-flow&keepalives=1"
-    with caplog.at_level(logging.WARNING, logger="app.libpq"):
+    with caplog.at_level(logging.WARNING, logger="app.storage.libpq"):
         engine = make_engine(asyncpg_url(url))
     try:
         async with engine.connect() as conn:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.lifecycle import LEGAL_MOVES, Status, is_legal, legal_moves, mermaid
+from app.domain.lifecycle import LEGAL_MOVES, Status, is_legal, legal_moves, mermaid
 
 S = Status
 EXPECTED_LEGAL = {

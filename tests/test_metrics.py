@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from app.inbox import Delivery
 from app.logs import JsonFormatter, delivery_fields
-from app.metrics import route_of
+from app.queue.inbox import Delivery
+from app.web.metrics import route_of
 from tests.conftest import Harness
 
 
@@ -118,14 +118,14 @@ def test_log_line_names_delivery_repo_and_issue() -> None:
     payload = {"repository": {"full_name": "octo/ops"}, "issue": {"number": 7}}
     delivery = Delivery(1, "d-1", "issues", "labeled", 1, "1#7", json.dumps(payload), None, 1)  # type: ignore[arg-type]
     fields = delivery_fields(delivery)
-    record = logging.LogRecord("app.worker", logging.INFO, "", 0, "processed", (), None)
+    record = logging.LogRecord("app.queue.worker", logging.INFO, "", 0, "processed", (), None)
     for key, value in {**fields, "outcome": "in step", "duration_ms": 3.2}.items():
         setattr(record, key, value)
     line = json.loads(JsonFormatter().format(record))
     assert line | {"time": None} == {
         "time": None,
         "level": "info",
-        "logger": "app.worker",
+        "logger": "app.queue.worker",
         "message": "processed",
         "delivery_id": "d-1",
         "event": "issues",

@@ -11,9 +11,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
 
-from app.db import create_schema, incidents, make_engine, metadata
 from app.migrations import BASELINE, HEAD, alembic_config
 from app.settings import Settings
+from app.storage.db import create_schema, incidents, make_engine, metadata
 
 
 def engine_for(database_url: str) -> Any:
@@ -39,7 +39,7 @@ async def test_a_new_database_gets_exactly_the_schema_of_app_db(database_url: st
             differences = await conn.run_sync(
                 lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
             )
-        assert differences == []  # a change to app/db.py needs its migration
+        assert differences == []  # a change to app/storage/db.py needs its migration
         assert await version_and_indexes(engine) == (HEAD, {"ix_deliveries_unfinished"})
     finally:
         await engine.dispose()
@@ -58,7 +58,7 @@ def main_schema() -> MetaData:
 
 
 def test_the_baseline_is_the_schema_before_migrations() -> None:
-    """What 49a9d43's app/db.py created, table by table and column by column."""
+    """What 49a9d43's app/storage/db.py created, table by table and column by column."""
     main = {
         t.name: [(c.name, str(c.type), c.nullable) for c in t.columns]
         for t in main_schema().sorted_tables

@@ -6,15 +6,15 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import app.lifecycle
-import app.stats
-from app.command_flow import HELP_MARK
-from app.config import parse_duration
-from app.durations import format_duration
-from app.payloads import RETRO_MARKER, User, is_bot
-from app.plan import marker
-from app.redeliver import parse_since
-from app.stats import humanize
+import app.domain.lifecycle
+import app.domain.stats
+from app.domain.command_flow import HELP_MARK
+from app.domain.config import parse_duration
+from app.domain.durations import format_duration
+from app.domain.payloads import RETRO_MARKER, User, is_bot
+from app.domain.plan import marker
+from app.domain.stats import humanize
+from app.github.redeliver import parse_since
 
 
 def test_one_duration_parser_reads_what_config_and_cli_accept() -> None:
@@ -41,14 +41,16 @@ def test_one_bot_check() -> None:
 
 
 def test_closed_statuses_live_in_the_lifecycle() -> None:
-    assert app.stats.CLOSED is app.lifecycle.CLOSED
+    assert app.domain.stats.CLOSED is app.domain.lifecycle.CLOSED
 
 
 def test_the_core_imports_no_github_client() -> None:
-    pure = "app.decision, app.config, app.leads, app.retrospectives, app.followup"
+    pure = ", ".join(
+        f"app.domain.{m}" for m in ("decision", "config", "leads", "retrospectives", "followup")
+    )
     code = (
         f"import sys, {pure}\n"
-        "io = ('app.github', 'githubkit', 'httpx', 'sqlalchemy')\n"
+        "io = ('app.github.client', 'githubkit', 'httpx', 'sqlalchemy')\n"
         "bad = [m for m in io if m in sys.modules]\n"
         "print(','.join(bad))"
     )

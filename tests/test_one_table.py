@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-import app.responder
-from app.decision import Plan
-from app.replay import replay
-from app.routes import ROUTES, Turn
+import app.service.responder
+from app.domain.decision import Plan
+from app.service.replay import replay
+from app.service.routes import ROUTES, Turn
 from tests.conftest import REPO, RS, SP, ST, Harness
 
 CONFIG = ".github/incidents.yml"
@@ -24,7 +24,7 @@ CONFIG = ".github/incidents.yml"
 async def recorded(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What the service decided (a Plan) or answered (a str), by delivery id."""
     seen: dict[str, Any] = {}
-    decide, carry_out = app.responder.decide, app.responder.Responder.carry_out
+    decide, carry_out = app.service.responder.decide, app.service.responder.Responder.carry_out
 
     def deciding(event: Any, snapshot: Any) -> Plan:
         plan = decide(event, snapshot)
@@ -36,8 +36,8 @@ async def recorded(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> dict[st
             seen[delivery.delivery_id] = routed
         return await carry_out(self, delivery, routed)
 
-    monkeypatch.setattr(app.responder, "decide", deciding)
-    monkeypatch.setattr(app.responder.Responder, "carry_out", carrying_out)
+    monkeypatch.setattr(app.service.responder, "decide", deciding)
+    monkeypatch.setattr(app.service.responder.Responder, "carry_out", carrying_out)
     return seen
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app.lifecycle import Status
+from app.domain.lifecycle import Status
 from tests.conftest import REPO, Harness
 from tests.test_status_comment import check_golden
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import deliveries, utcnow
+from app.storage.db import deliveries, utcnow
 from tests.conftest import Harness
 
 REPO = "octo/ops"

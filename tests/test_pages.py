@@ -5,10 +5,10 @@ import re
 import httpx
 import pytest
 
-from app.dashboard import next_steps
-from app.pages import STYLE
-from app.records import Severity
+from app.domain.records import Severity
 from app.sandbox.github import APP_SLUG
+from app.web.dashboard import next_steps
+from app.web.pages import STYLE
 from tests.conftest import Harness
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}

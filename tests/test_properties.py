@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.command_flow import labels_after
-from app.commands import parse_commands
-from app.config import DEFAULT_CONFIG
-from app.decide import reconcile_labels
-from app.facts import Hint, Issue
-from app.labels import DEFAULT_LABELS as SCHEME
-from app.lifecycle import Severity, Status, is_legal
-from app.records import Incident
+from app.domain.command_flow import labels_after
+from app.domain.commands import parse_commands
+from app.domain.config import DEFAULT_CONFIG
+from app.domain.decide import reconcile_labels
+from app.domain.facts import Hint, Issue
+from app.domain.labels import DEFAULT_LABELS as SCHEME
+from app.domain.lifecycle import Severity, Status, is_legal
+from app.domain.records import Incident
 
 LABELS = [
     SCHEME.incident,

@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app import proxy_channel
-from app.db import deliveries
-from app.proxy_channel import EventStream, delivery_of
+from app.github import proxy_channel
+from app.github.proxy_channel import EventStream, delivery_of
+from app.storage.db import deliveries
 from tests.conftest import REPO, SP, sign
 from tests.test_browser import served
 
@@ -89,7 +89,7 @@ async def stored_ids(harness: Any) -> set[str]:
 async def test_deliveries_come_through_the_channel_signed_and_are_processed(
     harness_for: Any, fake: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.proxy_channel")
+    caplog.set_level(logging.INFO, logger="app.github.proxy_channel")
     monkeypatch.setattr(proxy_channel, "FIRST_DELAY", 0.01)
     issue, events = fake.open_issue(REPO, labels=["incident", "severity:1"])
     (_, opened) = events[0]

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from app.db import create_schema, make_engine
-from app.github import response_time
-from app.reads import ReadLog
+from app.github.client import response_time
 from app.settings import Settings
+from app.storage.db import create_schema, make_engine
+from app.storage.reads import ReadLog
 from tests.conftest import REPO, RS, SP, Harness
 
 T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

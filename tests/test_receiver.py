@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.db import deliveries, make_engine, utcnow
-from app.webhooks import BodyGate, WebhookFastPath
+from app.queue.webhooks import BodyGate, WebhookFastPath
+from app.storage.db import deliveries, make_engine, utcnow
 from tests.conftest import REPO, Harness
 
 ISSUE = {"id": 1, "number": 1, "labels": [], "updated_at": "2026-11-02T09:00:00Z"}
@@ -224,7 +224,7 @@ async def test_a_client_gone_mid_body_is_one_quiet_log_line(
     with caplog.at_level(logging.INFO):
         await app(scope, receive, send)
     assert sent == [], "nobody is left to answer"
-    records = [r for r in caplog.records if r.name == "app.webhooks"]
+    records = [r for r in caplog.records if r.name == "app.queue.webhooks"]
     assert len(records) == 1 and records[0].levelno == logging.INFO
     assert records[0].exc_info is None
     assert len(harness.services.receiving.bodies) == 0

@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from app.github import next_cursor
-from app.redeliver import parse_since, to_redeliver
+from app.github.client import next_cursor
+from app.github.redeliver import parse_since, to_redeliver
 from app.sandbox.github import FakeGitHub
-from app.services import build_services
+from app.service.services import build_services
 
 
 def attempt(guid: str, did: int, code: int, at: str) -> dict[str, object]:

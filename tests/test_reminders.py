@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.bookkeeping import Bookkeeping, OpenIncident
-from app.db import create_schema, make_engine
-from app.lifecycle import Severity, Status
-from app.reminders import ReminderScheduler, due_reminder
+from app.domain.lifecycle import Severity, Status
+from app.service.reminders import ReminderScheduler, due_reminder
 from app.settings import Settings
+from app.storage.bookkeeping import Bookkeeping, OpenIncident
+from app.storage.db import create_schema, make_engine
 from tests.conftest import Harness
 from tests.test_followup_e2e import REPO, SP, ST, declare, record
 
@@ -154,7 +154,7 @@ async def test_follow_up_not_caught_up_while_the_worker_holds_the_incident(
 ) -> None:
     from sqlalchemy import insert
 
-    from app.db import deliveries, incidents, utcnow
+    from app.storage.db import deliveries, incidents, utcnow
 
     engine = make_engine(Settings(database_url=database_url).async_database_url)
     await create_schema(engine)

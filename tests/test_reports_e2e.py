@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from app.records import Incident
+from app.domain.records import Incident
 from tests.conftest import REPO, SP, ST, Harness
 from tests.test_issue_form import BODY
 
@@ -171,8 +171,8 @@ async def test_renamed_reported_label_from_the_config(chatty: Harness) -> None:
 
 
 def test_reported_label_is_synced() -> None:
-    from app.config_file import parse_config
-    from app.labels import DEFAULT_LABELS
+    from app.domain.config_file import parse_config
+    from app.domain.labels import DEFAULT_LABELS
 
     assert REPORTED in {spec.name for spec in DEFAULT_LABELS.specs()}
     config, errors = parse_config("labels:\n  reported: 'needs triage'\n")

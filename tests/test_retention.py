@@ -5,10 +5,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from app.db import utcnow
-from app.retention import kept_for, prune_once
-from app.services import build_services
+from app.queue.retention import kept_for, prune_once
+from app.service.services import build_services
 from app.settings import Settings
+from app.storage.db import utcnow
 from tests.test_inbox import envelope, fill, open_inbox
 
 

@@ -1,6 +1,6 @@
 """Retrospectives end to end: opened on Resolved or by /retro, completed → Reviewed."""
 
-from app.lifecycle import Status
+from app.domain.lifecycle import Status
 from app.sandbox.github import FakeIssue
 from tests.conftest import Harness
 from tests.test_followup_e2e import REPO, SP, ST, declare, record, say, status_comment, triage
@@ -105,7 +105,7 @@ async def test_retro_completed_before_resolution_is_explained(harness: Harness) 
 async def test_retro_not_duplicated_when_the_database_lost_it(harness: Harness) -> None:
     from sqlalchemy import update
 
-    from app.db import incident_extras
+    from app.storage.db import incident_extras
 
     triage(harness, "alice")
     number = await declare(harness, 3, actor="alice")
@@ -135,7 +135,7 @@ async def test_a_failed_follow_up_is_caught_up(harness: Harness) -> None:
 
 
 async def test_retro_deliveries_queue_behind_their_incident(harness: Harness) -> None:
-    from app.payloads import Event
+    from app.domain.payloads import Event
 
     number = await declare(harness, 1, actor="alice")
     await resolve(harness, number)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.config_file import parse_config
+from app.domain.config_file import parse_config
 from app.main import create_app
 from app.sandbox.demo import PEOPLE, POLICY, REPO, Action, Refused, parse_action
 from app.sandbox.runner import Sandbox

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from app import setup
 from app.settings import Settings
-from app.setup import build_manifest, write_env
+from app.web import setup
+from app.web.setup import build_manifest, write_env
 from tests.conftest import Harness
 
 UNCONFIGURED = {"app_id": None, "private_key": None, "webhook_secret": None}

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.chart import chart_svg
-from app.lifecycle import Severity, Status
-from app.stats import humanize, ordered, percentile, severity_stats, status_since
+from app.domain.lifecycle import Severity, Status
+from app.domain.stats import humanize, ordered, percentile, severity_stats, status_since
+from app.web.chart import chart_svg
 from tests.seed import incident
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

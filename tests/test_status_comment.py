@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from app.config_file import parse_config
-from app.durations import format_duration
-from app.followup import only_reverted
-from app.labels import DEFAULT_LABELS
-from app.lifecycle import Severity, Status
-from app.records import Incident, TimelineEntry
-from app.retrospectives import retrospective_issue
-from app.status_comment import MOVE_COMMANDS, render_status
+from app.domain.config_file import parse_config
+from app.domain.durations import format_duration
+from app.domain.followup import only_reverted
+from app.domain.labels import DEFAULT_LABELS
+from app.domain.lifecycle import Severity, Status
+from app.domain.records import Incident, TimelineEntry
+from app.domain.retrospectives import retrospective_issue
+from app.domain.status_comment import MOVE_COMMANDS, render_status
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -142,8 +142,8 @@ def test_only_a_reverted_move_leaves_the_status_comment_for_the_next_edit() -> N
 
 
 def test_mentions_in_notes_never_ping_from_the_status_comment() -> None:
-    from app.records import TimelineEntry
-    from app.status_comment import describe
+    from app.domain.records import TimelineEntry
+    from app.domain.status_comment import describe
 
     at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     note = describe(TimelineEntry(at, "alice", "note", "paged @octo/everyone and @bob"))

@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from app.db import create_schema, make_engine
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
-from app.store import IncidentStore
+from app.storage.db import create_schema, make_engine
+from app.storage.store import IncidentStore
 from tests.seed import PUBLIC, seed
 
 

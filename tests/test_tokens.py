@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from app.github import GitHubApp, GitHubRefused
+from app.github.client import GitHubApp, GitHubRefused
 from app.sandbox.github import FakeGitHub
 from tests.conftest import Harness
 

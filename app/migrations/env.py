@@ -8,8 +8,8 @@ from typing import Any
 
 from alembic import context
 
-from app.db import make_engine, metadata
 from app.settings import Settings
+from app.storage.db import make_engine, metadata
 
 
 def run(connection: Any) -> None:

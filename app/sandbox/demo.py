@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.config import CONFIG_PATH
+from app.domain.config import CONFIG_PATH
 
 REPO = "demo/ops"
 # What one form may carry: GitHub's own limits where it has them, small enough to render.

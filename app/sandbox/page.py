@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from app.pages import escape, page
 from app.sandbox.demo import CONFIG_PATH, LOGINS, PEOPLE, REPO
 from app.sandbox.github import BOT_LOGIN, FakeGitHub, FakeIssue, FakeRepo
+from app.web.pages import escape, page
 
 STYLE = """<style>
 .grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr);gap:16px}

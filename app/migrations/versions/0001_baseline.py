@@ -18,7 +18,7 @@ UNFINISHED = "finished_at IS NULL"
 
 
 def schema() -> sa.MetaData:
-    """The baseline's tables, frozen here: app/db.py changes only through later migrations.
+    """The baseline's tables, frozen here: app/storage/db.py changes only through later migrations.
     (UTCDateTime stores naive UTC in a plain DateTime column.)"""
     meta = sa.MetaData()
     serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -1,0 +1,1 @@
+"""The incident domain, pure (no I/O): lifecycle, records, config, commands, the decision."""

@@ -1,0 +1,290 @@
+"""The repo config `.github/incidents.yml` as a model: the one config value of a decision (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.domain import durations
+from app.domain.labels import DEFAULT_LABELS, LabelScheme
+from app.domain.lifecycle import RECURRENCE_WINDOW, Severity, Status
+
+CONFIG_PATH = ".github/incidents.yml"
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
+
+
+def parse_duration(value: object) -> timedelta:
+    """`7d`, `48h`, `1h30m`, `2w`: a positive duration (app/domain/durations.py)."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a duration like 30m, 1h, 48h, 7d or 2w")
+    return durations.parse_duration(value)
+
+
+class Strict(BaseModel):
+    # Unknown keys are errors: a typo must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Runner(Strict):
+    """A member of the support rotation and when they work."""
+
+    login: str
+    timezone: str = "UTC"
+    hours: str | None = None  # "HH:MM-HH:MM" in their time zone; none = any time
+    days: tuple[Day, ...] = DAYS  # none listed = every day
+
+    @field_validator("login")
+    @classmethod
+    def _login(cls, value: str) -> str:
+        return value.removeprefix("@").strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _HOURS.match(value)
+        if not match:
+            raise ValueError('working hours like "09:00-17:00"')
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"{value!r} is not a time range of a day")
+        if (h1, m1) == (h2, m2):
+            raise ValueError("working hours must not start and end at the same time")
+        return value
+
+    def span(self) -> tuple[int, int] | None:
+        """Working hours as minutes after midnight (end may be before start: overnight)."""
+        if self.hours is None:
+            return None
+        match = _HOURS.match(self.hours)
+        assert match is not None
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return h1 * 60 + m1, h2 * 60 + m2
+
+
+class Rotation(Strict):
+    start: datetime
+    every: timedelta = timedelta(days=7)
+    runners: tuple[Runner, ...] = Field(min_length=1)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("a time with a zone, e.g. 2026-11-02T00:00:00Z")
+        return value
+
+
+class LeadConfig(Strict):
+    rotation: Rotation | None = None
+    maintainers: tuple[str, ...] = ()
+
+    @field_validator("maintainers")
+    @classmethod
+    def _maintainers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(login.removeprefix("@").strip() for login in value)
+
+    def runner(self, login: str) -> Runner | None:
+        """The rotation entry for `login`, which carries their working hours."""
+        if self.rotation is None:
+            return None
+        folded = login.casefold()
+        return next((r for r in self.rotation.runners if r.login.casefold() == folded), None)
+
+
+class Labels(Strict):
+    """Label names; each key renames one default label."""
+
+    incident: str = DEFAULT_LABELS.incident
+    critical: str = DEFAULT_LABELS.critical
+    stabilization: str = DEFAULT_LABELS.stabilization
+    reported: str = DEFAULT_LABELS.reported
+    sev1: str = DEFAULT_LABELS.severities[Severity.CRITICAL]
+    sev2: str = DEFAULT_LABELS.severities[Severity.MAJOR]
+    sev3: str = DEFAULT_LABELS.severities[Severity.MINOR]
+    stabilization_pending: str = Field(
+        DEFAULT_LABELS.statuses[Status.STABILIZATION_PENDING], alias="stabilization-pending"
+    )
+    stabilized: str = DEFAULT_LABELS.statuses[Status.STABILIZED]
+    under_investigation: str = Field(
+        DEFAULT_LABELS.statuses[Status.UNDER_INVESTIGATION], alias="under-investigation"
+    )
+    resolved: str = DEFAULT_LABELS.statuses[Status.RESOLVED]
+    reviewed: str = DEFAULT_LABELS.statuses[Status.REVIEWED]
+
+    @field_validator("*")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # GitHub refuses such labels, so the app could never apply them.
+        if not value.strip():
+            raise ValueError("a label name cannot be empty")
+        if len(value) > MAX_LABEL_LENGTH:
+            raise ValueError(
+                f"{len(value)} characters: GitHub label names have at most {MAX_LABEL_LENGTH}"
+            )
+        return value
+
+    def collisions(self) -> list[tuple[str, str]]:
+        """(key, earlier key) for labels whose names differ only in case: GitHub treats them
+        as one label, so `resolved: incident` would record every new incident as Resolved."""
+        seen: dict[str, str] = {}
+        found = []
+        for name, info in type(self).model_fields.items():
+            key = info.alias or name
+            folded = getattr(self, name).strip().casefold()
+            if folded in seen:
+                found.append((key, seen[folded]))
+            else:
+                seen[folded] = key
+        return found
+
+    def scheme(self) -> LabelScheme:
+        return LabelScheme(
+            incident=self.incident,
+            critical=self.critical,
+            stabilization=self.stabilization,
+            reported=self.reported,
+            statuses={
+                Status.STABILIZATION_PENDING: self.stabilization_pending,
+                Status.STABILIZED: self.stabilized,
+                Status.UNDER_INVESTIGATION: self.under_investigation,
+                Status.RESOLVED: self.resolved,
+                Status.REVIEWED: self.reviewed,
+            },
+            severities={
+                Severity.CRITICAL: self.sev1,
+                Severity.MAJOR: self.sev2,
+                Severity.MINOR: self.sev3,
+            },
+        )
+
+
+class Updates(Strict):
+    """How often the lead should post an update, per severity."""
+
+    sev1: timedelta = timedelta(hours=1)
+    sev2: timedelta = timedelta(hours=24)
+    sev3: timedelta = timedelta(hours=24)
+
+    @field_validator("sev1", "sev2", "sev3", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    def cadence(self, severity: Severity | None) -> timedelta:
+        # An incident without a severity yet is treated as the most severe: the safe side.
+        return {Severity.MAJOR: self.sev2, Severity.MINOR: self.sev3}.get(
+            severity or Severity.CRITICAL, self.sev1
+        )
+
+
+class Retrospective(Strict):
+    severities: tuple[Severity, ...] = (Severity.CRITICAL, Severity.MAJOR)
+
+
+class RepoConfig(Strict):
+    """The policy a repo chose: the one config value every decision is made from."""
+
+    labels: Labels = Labels.model_validate({})
+    lead: LeadConfig = LeadConfig()
+    recurrence_window: timedelta = RECURRENCE_WINDOW
+    updates: Updates = Updates()
+    retrospective: Retrospective = Retrospective()
+
+    @field_validator("recurrence_window", mode="before")
+    @classmethod
+    def _window(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @cached_property
+    def scheme(self) -> LabelScheme:
+        return self.labels.scheme()
+
+
+DEFAULT_CONFIG = RepoConfig()
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    """One thing wrong with the file, located for a human to fix."""
+
+    file: str
+    line: int | None
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: `{self.key}`: {self.reason}" if self.key else f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The config in force for a repo, and why: `found`, with `errors` when it was invalid."""
+
+    config: RepoConfig = DEFAULT_CONFIG
+    found: bool = False
+    version: str | None = None  # the file's blob sha or ETag: one error report per version
+    errors: tuple[ConfigError, ...] = ()
+    # When this version is invalid: the earlier valid version whose config stays in force
+    # (None: the defaults are).
+    kept_version: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def in_force(loaded: LoadedConfig) -> str:
+    """What the service uses while the file is invalid, in a few words."""
+    if loaded.kept_version is None:
+        return "the defaults"
+    return f"the last valid version ({loaded.kept_version[:7] or 'unnumbered'})"
+
+
+def format_errors(loaded: LoadedConfig) -> str:
+    lines = "\n".join(f"- {error}" for error in loaded.errors)
+    return (
+        f"The incident config `{CONFIG_PATH}` is invalid, so I keep using {in_force(loaded)} "
+        f"until it is fixed:\n\n{lines}\n\nThe README documents every key; "
+        "`incident-flow check-config FILE` checks a file before it is pushed."
+    )
+
+
+def keep_last_good(loaded: LoadedConfig, previous: LoadedConfig | None) -> LoadedConfig:
+    """An invalid new version keeps the config of the last valid one in force: falling back
+    to the defaults would silently stop managing a repo whose labels are renamed."""
+    if previous is None or not previous.found:
+        return loaded
+    if previous.valid:
+        return replace(loaded, config=previous.config, kept_version=previous.version or "")
+    if previous.kept_version is not None:
+        return replace(loaded, config=previous.config, kept_version=previous.kept_version)
+    return loaded

@@ -1,0 +1,172 @@
+"""One pure decision per delivery: what happened and the state read for it → the whole plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from app.domain.command_flow import run_commands
+from app.domain.commands import Command, CommandContext
+from app.domain.config import LoadedConfig
+from app.domain.decide import link_stabilization_issue, reconcile_issue
+from app.domain.facts import Decision, Hint, Issue
+from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
+from app.domain.followup import status_comment as keep_status
+from app.domain.issue_form import labels_from_form
+from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
+from app.domain.records import Extras, Incident
+from app.domain.retrospectives import retro_completed
+
+
+class Kind(StrEnum):
+    """What a delivery asks to be decided."""
+
+    ISSUE = "issue"  # an issue changed: converge its labels, state and the record
+    COMMENT = "comment"  # a person commented: note the time, run the commands
+    STATUS_EDITED = "status-edited"  # our status comment was edited or deleted by hand
+    SUB_ISSUE = "sub-issue"  # a sub-issue was linked
+    RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
+    CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """What the delivery says happened (its hint), and what the kind of delivery brings."""
+
+    kind: Kind
+    hint: Hint
+    commands: tuple[Command, ...] = ()
+    comment_id: int = 0
+    human_comment_at: datetime | None = None  # a person's comment: reminders count from it
+    child: Issue | None = None  # the sub-issue linked
+    retro_number: int | None = None  # the retrospective closed
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state one decision is made from, read by the shell just before."""
+
+    issue: Issue  # the incident's issue as read from GitHub
+    incident: Incident | None  # our record of it
+    loaded: LoadedConfig  # the repo config in force: the one config value of the decision
+    history: History = field(default_factory=History)
+    permitted: bool = True  # the commenter has triage or higher (comments)
+    help_given_at: datetime | None = None  # when `/help` was last answered here (comments)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A change for the notifiers (chat, metrics); `opened`: the record is of that new issue."""
+
+    before: Incident | None
+    after: Incident
+    opened: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one delivery changes: effects on GitHub, then the records saved at once."""
+
+    before: Incident | None
+    record: Incident | None
+    effects: Effects = ()
+    notices: tuple[Notice, ...] = ()
+    human_comment_at: datetime | None = None
+    config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
+    reported: bool = False  # an outsider's report: no record
+    outcome: str = ""  # when there is nothing to do: why
+
+
+def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
+    """The whole answer to one delivery (pure): the core's decision, then what follows it."""
+    config = snapshot.loaded.config
+    hint, issue, before = event.hint, snapshot.issue, snapshot.incident
+    form: Effects = ()
+    match event.kind:
+        case Kind.ISSUE:
+            if before is None and hint.declarer_permitted:
+                # An issue-form incident: its severity and status answers become labels.
+                wanted = labels_from_form(issue.body, list(issue.labels), config.scheme)
+                if wanted and any(_same(n, config.scheme.incident) for n in issue.labels):
+                    form = (AddLabels(tuple(wanted)),)
+                    issue = replace(issue, labels=(*issue.labels, *wanted))
+            decision = reconcile_issue(hint, issue, before, config)
+            if decision.incident is None:
+                effects = (*form, *decision.plan)
+                outcome = "" if effects else "not an incident"
+                return Plan(before, None, effects, reported=bool(effects), outcome=outcome)
+        case Kind.COMMENT:
+            if not event.commands:
+                return Plan(before, before, human_comment_at=event.human_comment_at)
+            ctx = CommandContext(
+                hint,
+                issue,
+                before,
+                config,
+                event.comment_id,
+                snapshot.permitted,
+                help_given_at=snapshot.help_given_at,
+            )
+            decision = run_commands(list(event.commands), ctx)
+        case Kind.SUB_ISSUE:
+            assert before is not None and event.child is not None
+            decision = link_stabilization_issue(hint, before, event.child, config)
+        case Kind.RETRO_CLOSED:
+            assert before is not None and event.retro_number is not None
+            decision = retro_completed(hint, issue, before, config, event.retro_number)
+        case Kind.STATUS_EDITED | Kind.CATCH_UP:
+            decision = Decision(before)
+    plan = _follow(event, snapshot, decision)
+    return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
+
+
+def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
+    """What follows the core's decision: the lead, the retrospective, the status comment."""
+    config, history = snapshot.loaded.config, snapshot.history
+    before, after = snapshot.incident, decision.incident
+    effects: list[Effect] = []
+    notices: list[Notice] = []
+    for effect in decision.plan:
+        if not isinstance(effect, OpenIssue) or effect.record is None:
+            effects.append(effect)
+            continue
+        # A recurrence opens a new incident: its own lead, status comment and notice.
+        new, assign = choose_lead(effect.record, config, history, on=effect.key)
+        fresh = replace(history, extras=Extras())
+        effects += [replace(effect, record=new), *assign]
+        effects.append(keep_status(new, config, fresh, on=effect.key))
+        notices.append(Notice(None, new, opened=effect.key))
+    catching_up = event.kind is Kind.CATCH_UP
+    forced = event.kind is Kind.STATUS_EDITED or catching_up
+    if after is None or (after == before and not forced):
+        return Plan(before, after, tuple(effects), tuple(notices))
+    if event.kind is Kind.STATUS_EDITED:
+        effects.append(
+            keep_status(after, config, history, retro_number=history.extras.retro_number)
+        )
+        return Plan(before, after, tuple(effects))
+    after, assign = choose_lead(after, config, history)
+    effects += assign
+    # Catching up, the change is not at hand: the retrospective is decided from the state.
+    after, retro, number = open_retro(
+        None if catching_up else before,
+        after,
+        config,
+        history,
+        asked=decision.retro,
+        at=event.hint.at,
+    )
+    effects += retro
+    if not only_reverted(before, after):
+        # A reverted move changes only the timeline, and the revert's own comment says so:
+        # the line appears at the next edit, which spares a correction one call.
+        effects.append(keep_status(after, config, history, retro_number=number))
+    if not catching_up:
+        notices.append(Notice(before, after))
+    report = config_report(snapshot.loaded, after.repo_id)
+    return Plan(before, after, tuple(effects), tuple(notices), config_report=report)
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()

@@ -1,0 +1,64 @@
+"""The lead, notes and retrospective commands: /lead, /timeline, /retro."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from app.domain.command_flow import managed, reply
+from app.domain.commands import Command, CommandContext, command
+from app.domain.facts import Decision
+from app.domain.plan import Assign
+from app.domain.records import EntryKind, TimelineEntry
+
+# A GitHub login: letters, digits and single hyphens, at most 39 characters.
+LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
+
+
+@command(
+    "lead",
+    usage="/lead [@user]",
+    summary="make @user the incident's lead (yourself without a name); assigns them",
+)
+def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
+    incident = managed(ctx)
+    words = cmd.args.split()
+    match = LOGIN.match(words[0]) if len(words) == 1 else None
+    if len(words) > 1 or (words and match is None):
+        return Decision(incident, (reply(ctx, cmd, "usage: `/lead @user`, or `/lead` alone"),))
+    new = match.group(1) if match else ctx.hint.actor
+    old = incident.lead
+    if old is not None and old.casefold() == new.casefold():
+        # No mention: a login someone typed must not make the bot ping that person.
+        return Decision(incident, (reply(ctx, cmd, f"{new} already leads this incident."),))
+    detail = f"Lead: {old} → {new}" if old else f"Lead: {new}"
+    entry = TimelineEntry(
+        ctx.hint.at, ctx.hint.actor, EntryKind.LEAD, detail, from_value=old, to_value=new
+    )
+    plan = (Assign(add=(new,), remove=(old,) if old else ()),)
+    return Decision(replace(incident, lead=new).noted(entry), plan)
+
+
+@command(
+    "timeline",
+    usage="/timeline TEXT",
+    summary="add a note to the incident's timeline",
+)
+def timeline_command(cmd: Command, ctx: CommandContext) -> Decision:
+    incident = managed(ctx)
+    if not cmd.args:
+        return Decision(incident, (reply(ctx, cmd, "usage: `/timeline what happened`"),))
+    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.NOTE, cmd.args)
+    return Decision(incident.noted(entry), ())
+
+
+@command(
+    "retro",
+    usage="/retro",
+    summary="open the retrospective issue now (Sev 1/2 get one on reaching Resolved)",
+)
+def retro_command(cmd: Command, ctx: CommandContext) -> Decision:
+    # What follows the change opens the issue (app/domain/followup.py), once per incident.
+    incident = managed(ctx)
+    entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.RETRO, "Retrospective requested")
+    return Decision(incident.noted(entry), (), retro=True)

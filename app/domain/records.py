@@ -1,0 +1,85 @@
+"""The app's own record of an incident and its timeline, as plain immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from app.domain.lifecycle import Severity, Status
+
+
+class EntryKind(StrEnum):
+    """What a timeline entry records (stored as its value)."""
+
+    DECLARED = "declared"
+    REPORTED = "reported"
+    STATUS = "status"
+    SEVERITY = "severity"
+    LEAD = "lead"
+    NOTE = "note"
+    WITHDRAWN = "withdrawn"
+    RESUMED = "resumed"
+    REVERTED = "reverted"
+    REOPENED = "reopened"
+    RECURRED = "recurred"
+    STABILIZATION = "stabilization"
+    RETRO = "retro"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime  # GitHub's time of the event, never the worker's clock
+    actor: str
+    kind: str  # an EntryKind (older records may hold other words)
+    detail: str = ""
+    from_value: str | None = None
+    to_value: str | None = None
+    ref: str | None = None  # what caused it: "comment:ID:LINE" marks a command as done
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the app keeps beside a record: its status comment, human comments, retrospective."""
+
+    status_comment_id: int | None = None
+    last_human_comment_at: datetime | None = None
+    retro_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    repo: str
+    repo_id: int
+    number: int
+    status: Status
+    severity: Severity | None
+    declared_at: datetime
+    declared_by: str
+    managed: bool = True
+    stabilized_at: datetime | None = None
+    resolved_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    title: str = ""
+    lead: str | None = None
+    timeline: tuple[TimelineEntry, ...] = field(default=())
+
+    def moved_to(self, status: Status, at: datetime) -> Incident:
+        """This incident with `status` recorded at `at` (milestone times kept first-seen)."""
+        changes: dict[str, object] = {"status": status}
+        if status is Status.STABILIZED and self.stabilized_at is None:
+            changes["stabilized_at"] = at
+        if status is Status.RESOLVED:
+            # Recurrence counts from the latest resolution.
+            changes["resolved_at"] = at
+            if self.stabilized_at is None:
+                changes["stabilized_at"] = at
+        if status is Status.REVIEWED and self.reviewed_at is None:
+            changes["reviewed_at"] = at
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def noted(self, *entries: TimelineEntry) -> Incident:
+        return replace(self, timeline=self.timeline + entries)
+
+    def has_ref(self, ref: str) -> bool:
+        return any(entry.ref == ref for entry in self.timeline)

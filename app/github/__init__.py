@@ -1,0 +1,1 @@
+"""GitHub: the client, applying plans, permissions, redelivery, labels, config source."""

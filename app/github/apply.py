@@ -1,0 +1,162 @@
+"""The shell's hands: carry out a plan's effects on one issue, each safe to repeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.plan import (
+    AddLabels,
+    AddSubIssueLabels,
+    Assign,
+    Effect,
+    KeepStatusComment,
+    LabelOpenSubIssues,
+    OpenIssue,
+    PostComment,
+    RemoveLabel,
+    SetIssueState,
+    marker,
+    opened,
+    opened_number,
+)
+from app.domain.status_comment import STATUS_KEY
+from app.github.client import Client, GitHubRefused
+
+
+@dataclass
+class Applied:
+    """What applying a plan did: a short log, the issues it opened by key, and the status
+    comment kept on each issue (by issue number)."""
+
+    log: list[str] = field(default_factory=list)
+    opened: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status_comments: dict[int, int] = field(default_factory=dict)
+
+    def fill(self, text: str) -> str:
+        """Replace `opened(key)` placeholders with the numbers GitHub gave those issues."""
+        for key, issue in self.opened.items():
+            text = text.replace(opened(key), f"#{issue['number']}")
+            text = text.replace(opened_number(key), str(issue["number"]))
+        return text
+
+    def number(self, key: str) -> int:
+        return int(self.opened[key]["number"])
+
+
+async def apply_plan(
+    client: Client,
+    repo: str,
+    number: int,
+    plan: tuple[Effect, ...],
+    *,
+    retrying: bool,
+    comments: list[dict[str, Any]] | None = None,
+) -> Applied:
+    """Apply effects in order; `retrying` makes comments and issues look for their marker.
+
+    The issue's comments are listed at most once per plan, however many comments look
+    first; `comments`, when the caller has read them already, saves even that (it must
+    include every comment posted since the earliest post the plan could repeat).
+    """
+    done = Applied()
+    seen = list(comments) if comments is not None else None
+    for effect in plan:
+        match effect:
+            case AddLabels(names):
+                await client.add_labels(repo, number, list(names))
+                done.log.append(f"+{','.join(names)}")
+            case RemoveLabel(name):
+                await client.remove_label(repo, number, name)
+                done.log.append(f"-{name}")
+            case PostComment(key, body, look_first):
+                if retrying or look_first:
+                    if seen is None:
+                        seen = await client.list_comments(repo, number)
+                    if any(marker(key) in str(c.get("body") or "") for c in seen):
+                        done.log.append(f"comment:{key}")
+                        continue  # posted by an earlier attempt or delivery
+                posted = await client.post_comment(repo, number, key, done.fill(body))
+                if seen is not None:
+                    seen.append(posted)
+                done.log.append(f"comment:{key}")
+            case SetIssueState(state, reason):
+                fields = {"state": state}
+                if reason:
+                    fields["state_reason"] = reason
+                await client.update_issue(repo, number, **fields)
+                done.log.append(state)
+            case OpenIssue():
+                look = retrying or effect.look_first
+                issue = await _open_issue(client, repo, effect, retrying=look)
+                done.opened[effect.key] = issue
+                done.log.append(f"opened:#{issue['number']}")
+            case LabelOpenSubIssues(having, add):
+                for child in await client.list_sub_issues(repo, number):
+                    have = {str(label["name"]).casefold() for label in child.get("labels") or []}
+                    if child.get("state") == "open" and having.casefold() in have:
+                        await client.add_labels(repo, int(child["number"]), list(add))
+                        done.log.append(f"#{child['number']}+{','.join(add)}")
+            case AddSubIssueLabels(child_number, names):
+                await client.add_labels(repo, child_number, list(names))
+                done.log.append(f"#{child_number}+{','.join(names)}")
+            case Assign(add, remove, on):
+                target = number if on is None else done.number(on)
+                await client.change_assignees(repo, target, add=list(add), remove=list(remove))
+                done.log.append("assign:" + ",".join([*add, *(f"-{r}" for r in remove)]))
+            case KeepStatusComment(text, comment_id, on):
+                target = number if on is None else done.number(on)
+                kept = await _keep_status(client, repo, target, done.fill(text), comment_id)
+                done.status_comments[target] = kept
+                done.log.append("status" if on is None else f"#{target}:status")
+    return done
+
+
+async def _keep_status(
+    client: Client, repo: str, number: int, text: str, comment_id: int | None
+) -> int:
+    """Edit the one status comment in place; post it again if it was lost. Returns its id."""
+    if comment_id is None:
+        found = await client.find_comment(repo, number, STATUS_KEY)
+        comment_id = int(found["id"]) if found else None
+    if comment_id is not None:
+        try:
+            await client.update_comment(repo, comment_id, f"{text}\n\n{marker(STATUS_KEY)}")
+            return comment_id
+        except GitHubRefused as exc:
+            if exc.status != 404:
+                raise
+            # deleted by hand: post it again
+    posted = await client.post_comment(repo, number, STATUS_KEY, text)
+    return int(posted["id"])
+
+
+async def _open_issue(
+    client: Client, repo: str, effect: OpenIssue, *, retrying: bool
+) -> dict[str, Any]:
+    """Open the issue once: on a retry, find the one an earlier attempt opened."""
+    issue = None
+    if retrying:
+        issue = await client.find_issue(
+            repo, effect.key, label=effect.labels[0] if effect.labels else None
+        )
+    if issue is None:
+        fields: dict[str, Any] = {
+            "title": effect.title,
+            "body": f"{effect.body}\n\n{marker(effect.key)}",
+            "labels": list(effect.labels),
+        }
+        if effect.assignees:
+            fields["assignees"] = list(effect.assignees)
+        # A create that failed with a 5xx may still have happened: look before trying again.
+        issue = await client.request(
+            "POST",
+            f"/repos/{repo}/issues",
+            json=fields,
+            before_retry=lambda: client.find_issue(
+                repo, effect.key, label=fields["labels"][0] if fields["labels"] else None
+            ),
+        )
+    if effect.sub_issue_of is not None:
+        await client.add_sub_issue(repo, effect.sub_issue_of, int(issue["id"]))
+    return issue

@@ -1,0 +1,1 @@
+"""The durable inbox: receive, batch, store and drain deliveries; no GitHub, no decisions."""

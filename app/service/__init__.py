@@ -1,0 +1,1 @@
+"""The shell that wires it: routing, the responder, catch-up, reminders and notifiers."""

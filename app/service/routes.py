@@ -1,0 +1,307 @@
+"""One table from (event, action) to what a delivery's decision is read from: for the service
+and for `incident-flow replay` alike."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from app.domain.command_flow import MAX_COMMANDS, help_given_at
+from app.domain.commands import REGISTRY, Command, parse_commands
+from app.domain.config import CONFIG_PATH, LoadedConfig
+from app.domain.decision import Kind, Occurrence, Snapshot
+from app.domain.facts import Hint, Issue
+from app.domain.followup import History
+from app.domain.lifecycle import CLOSED, Status
+from app.domain.payloads import Event
+from app.domain.records import Incident
+from app.github.sources import (
+    Reads,
+    event_time,
+    github_time,
+    hint_for,
+    is_person,
+    issue_from_api,
+    labelled,
+)
+from app.queue.inbox import Delivery
+from app.storage.bookkeeping import Bookkeeping
+from app.storage.store import IncidentStore
+
+# Internal deliveries that finish an unfinished plan; GitHub never sends an event of this name.
+FOLLOW_UP_EVENT = "incident-flow.follow-up"
+# Label changes: the sidebar sends one delivery per label, all after the change.
+SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One delivery read: what happened and the state, ready to decide; how to report it."""
+
+    installation_id: int
+    event: Occurrence
+    snapshot: Snapshot
+    prefix: str = ""  # the outcome: prefix + what was applied
+    outcome: str | None = None  # or this, whatever was applied
+    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
+    comments: tuple[dict[str, Any], ...] | None = None  # listed already: apply lists none
+
+    @property
+    def issue(self) -> Issue:
+        return self.snapshot.issue
+
+
+Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
+
+
+async def _never(_key: str, _at: datetime | None) -> bool:
+    return False
+
+
+@dataclass
+class Router:
+    """Reads each kind of delivery's snapshot: every read a decision needs, and no more."""
+
+    reads: Reads
+    store: IncidentStore
+    books: Bookkeeping
+    # Whether a later read covered a change (sidebar changes); by default none did.
+    covered: Callable[[str, datetime | None], Awaitable[bool]] = field(default=_never)
+    # Each comment's parsed commands, offered to the metrics (a comment is parsed once).
+    seen: Callable[[Delivery, list[Command]], None] = field(default=lambda _d, _c: None)
+
+    async def route(self, delivery: Delivery, event: Event) -> Routed:
+        route = ROUTES.get((delivery.event, event.action)) or ROUTES.get((delivery.event, None))
+        if route is None:
+            return "ignored"
+        return await route(self, delivery, event)
+
+    async def is_own(self, event: Event) -> bool:
+        sender = event.sender
+        if sender is None or not sender.is_bot:
+            return False
+        return sender.login == await self.reads.bot()
+
+    async def history(self, repo_id: int, number: int, incident: Incident | None) -> History:
+        # The lead's history is read only when a lead may be chosen: a new incident, one
+        # without a lead, or one that may recur as a new incident.
+        needs_lead = incident is None or incident.lead is None or incident.status in CLOSED
+        return History(
+            extras=await self.books.extras(repo_id, number),
+            last_led=await self.books.last_led(repo_id) if needs_lead else None,
+            bot=await self.reads.bot(),
+        )
+
+    async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
+        if event.issue is None or event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        # Our own changes come back as webhooks; they were decided already. No loops.
+        if await self.is_own(event):
+            return "echo"
+        key = event.issue_key() or ""
+        sidebar = event.action in SIDEBAR_ACTIONS
+        if sidebar and await self.covered(key, event.issue.updated_at):
+            # The other half of a sidebar change already read and acted on: no call needed.
+            return "covered by an earlier read"
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
+        loaded = await self.reads.config(installation, repo)
+        incident = await self.store.load(repo_id, event.issue.number)
+        scheme = loaded.config.scheme
+        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+            # Saves a read of every ordinary issue: `incident` added later is a delivery too.
+            return "not an incident"
+        data, read_at = await self.reads.issue(installation, repo, event.issue.number)
+        if incident is None and labelled(data, scheme.incident):
+            permitted = await self.reads.may_declare(installation, repo, event, data)
+            hint = replace(hint, declarer_permitted=permitted)
+        issue = issue_from_api(repo, repo_id, data)
+        snapshot = Snapshot(
+            issue, incident, loaded, await self.history(repo_id, issue.number, incident)
+        )
+        read = (github_time(data.get("updated_at")), read_at)
+        return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
+
+    async def on_issue_closed(self, delivery: Delivery, event: Event) -> Routed:
+        """A retrospective closed as completed moves its incident to Reviewed."""
+        if event.issue is not None and event.repository is not None and event.installation:
+            repo, repo_id = _repo(event)
+            number = await self.books.incident_for_retro(repo_id, event.issue.number)
+            reason = event.issue.state_reason
+            if number is not None and reason != "completed":
+                return f"retrospective closed as {reason}: no change"
+            incident = await self.store.load(repo_id, number) if number is not None else None
+            if number is not None and incident is not None:
+                installation = event.installation.id
+                loaded = await self.reads.config(installation, repo)
+                hint = Hint(
+                    event="issues",
+                    action="closed",
+                    actor=event.sender.login if event.sender else "unknown",
+                    at=event_time(event, delivery.received_at),
+                    delivery_id=delivery.delivery_id,
+                    label=loaded.config.scheme.status_label(Status.REVIEWED),
+                )
+                data, _ = await self.reads.issue(installation, repo, number)
+                issue = issue_from_api(repo, repo_id, data)
+                history = await self.history(repo_id, number, incident)
+                retro = event.issue.number
+                occurrence = Occurrence(Kind.RETRO_CLOSED, hint, retro_number=retro)
+                snapshot = Snapshot(issue, incident, loaded, history)
+                prefix = f"retrospective #{retro} completed: "
+                return Turn(installation, occurrence, snapshot, prefix=prefix)
+        return await self.on_issue(delivery, event)
+
+    async def on_sub_issue(self, delivery: Delivery, event: Event) -> Routed:
+        """A sub-issue linked to an incident by hand is stabilization work while pending."""
+        if event.sub_issue is None or event.parent_issue is None:
+            return "ignored: incomplete payload"
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if await self.is_own(event):
+            return "echo"
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("sub_issues", event, delivery.delivery_id, delivery.received_at)
+        loaded = await self.reads.config(installation, repo)
+        data, _ = await self.reads.issue(installation, repo, event.parent_issue.number)
+        incident = await self.store.load(repo_id, event.parent_issue.number)
+        if incident is None:
+            return "not an incident"
+        issue = issue_from_api(repo, repo_id, data)
+        child = issue_from_api(repo, repo_id, event.sub_issue.model_dump())
+        history = await self.history(repo_id, issue.number, incident)
+        occurrence = Occurrence(Kind.SUB_ISSUE, hint, child=child)
+        return Turn(installation, occurrence, Snapshot(issue, incident, loaded, history))
+
+    async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
+        """Run the commands of a new comment; other bots' comments run nothing."""
+        if event.issue is None or event.comment is None:
+            return "ignored: incomplete payload"
+        if event.repository is None or event.installation is None:
+            return "ignored: incomplete payload"
+        if event.issue.pull_request is not None:
+            return "ignored: pull request"
+        author = event.comment.user or event.sender
+        if not is_person(author):
+            return "ignored: bot comment"
+        assert author is not None
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
+        commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
+        self.seen(delivery, commands)
+        payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
+        # Only the time is noted when nothing is run: reminders count from a person's comment.
+        note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
+        bare = Snapshot(payload_issue, None, LoadedConfig())
+        if not commands:
+            return Turn(installation, note, bare, outcome="no commands")
+        known = await self.store.load(repo_id, event.issue.number)
+        is_incident = known is not None and known.managed
+        run = commands[:MAX_COMMANDS]
+        needs_triage = not is_incident or any(REGISTRY[c.name].who != "anyone" for c in run)
+        permitted = needs_triage and await self.reads.may_triage(installation, repo, author.login)
+        if not permitted and not is_incident:
+            # Nothing to read or answer: a stranger's commands cost one cached permission call.
+            outcome = "ignored: commands below triage on an issue that is not an incident"
+            return Turn(installation, note, bare, outcome=outcome)
+        loaded = await self.reads.config(installation, repo)
+        data, _ = await self.reads.issue(installation, repo, event.issue.number)
+        issue = issue_from_api(repo, repo_id, data)
+        comments = None
+        if any(c.name == "help" for c in run):
+            comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
+        snapshot = Snapshot(
+            issue,
+            known,
+            loaded,
+            await self.history(repo_id, issue.number, known),
+            permitted=permitted,
+            help_given_at=help_given_at(comments or []),
+        )
+        occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
+        prefix = f"commands {','.join(c.name for c in run)}: "
+        listed = tuple(comments) if comments is not None else None
+        return Turn(installation, occurrence, snapshot, prefix=prefix, comments=listed)
+
+    async def on_comment_changed(self, delivery: Delivery, event: Event) -> Routed:
+        """Our status comment edited or deleted by hand: rebuild it from the record."""
+        ignored = f"ignored: comment {event.action}"
+        if event.issue is None or event.comment is None or event.issue.pull_request:
+            return ignored
+        if event.repository is None or event.installation is None or await self.is_own(event):
+            return ignored
+        installation, repo, repo_id = event.installation.id, *_repo(event)
+        number = event.issue.number
+        extras = await self.books.extras(repo_id, number)
+        incident = await self.store.load(repo_id, number)
+        if extras.status_comment_id != event.comment.id or incident is None:
+            return ignored
+        loaded = await self.reads.config(installation, repo)
+        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
+        issue = issue_from_api(repo, repo_id, event.issue.model_dump())
+        history = History(extras, bot=await self.reads.bot())
+        outcome = f"status comment {event.action} by hand: rebuilt"
+        occurrence = Occurrence(Kind.STATUS_EDITED, hint)
+        snapshot = Snapshot(issue, incident, loaded, history)
+        return Turn(installation, occurrence, snapshot, outcome=outcome)
+
+    async def ignored(self, delivery: Delivery, event: Event) -> Routed:
+        what = "comment " if delivery.event == "issue_comment" else ""
+        return f"ignored: {what}{event.action or ''}"
+
+    async def on_push(self, delivery: Delivery, event: Event) -> Routed:
+        """A push that changes the config file: it is read again at the next decision."""
+        if event.repository is None or not event.pushed(CONFIG_PATH):
+            return "push: config unchanged"
+        self.reads.config_changed(event.repository.full_name)
+        return "push: config will be read again"
+
+    async def on_follow_up(self, delivery: Delivery, event: Event) -> Routed:
+        """Finish an unfinished plan, in the incident's queue (app/service/catch_up.py)."""
+        if event.repository is None or event.installation is None or event.number is None:
+            return "ignored: incomplete payload"
+        repo, repo_id = _repo(event)
+        incident = await self.store.load(repo_id, event.number)
+        if incident is None:
+            return "follow-up: no incident"
+        installation = event.installation.id
+        loaded = await self.reads.config(installation, repo)
+        at = incident.timeline[-1].at if incident.timeline else incident.declared_at
+        bot = await self.reads.bot()
+        hint = Hint(FOLLOW_UP_EVENT, "catch-up", bot, at, delivery.delivery_id)
+        issue = Issue(repo, repo_id, incident.number, 0, incident.title, "open", ())
+        snapshot = Snapshot(
+            issue, incident, loaded, await self.history(repo_id, event.number, incident)
+        )
+        occurrence = Occurrence(Kind.CATCH_UP, hint)
+        return Turn(installation, occurrence, snapshot, outcome="follow-up done")
+
+
+Route = Callable[[Router, Delivery, Event], Awaitable[Routed]]
+# (event, action) → route; action None: every other action of that event. Installations are
+# the responder's own (label sync writes at once; `replay` describes it instead).
+ROUTES: dict[tuple[str, str | None], Route] = {
+    ("issues", "closed"): Router.on_issue_closed,
+    ("issues", None): Router.on_issue,
+    ("issue_comment", "created"): Router.on_comment,
+    ("issue_comment", "edited"): Router.on_comment_changed,
+    ("issue_comment", "deleted"): Router.on_comment_changed,
+    ("issue_comment", None): Router.ignored,
+    ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
+    ("sub_issues", None): Router.ignored,
+    (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+    ("push", None): Router.on_push,
+}
+
+
+def _repo(event: Event) -> tuple[str, int]:
+    assert event.repository is not None
+    return event.repository.full_name, event.repository.id
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()

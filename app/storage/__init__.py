@@ -1,0 +1,1 @@
+"""The database: schema, the incident store, bookkeeping and reads."""

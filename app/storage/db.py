@@ -1,0 +1,258 @@
+"""The database: engine, the schema (inbox, incidents, timeline) and UTC timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.storage.libpq import for_asyncpg, warn_dropped
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL needs one rule."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+# Every delivery GitHub sent us, keyed by X-GitHub-Delivery; the worker drains it.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("delivery_id", String(64), nullable=False, unique=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("installation_id", BigInteger),
+    Column("repo", String(200)),
+    Column("issue_key", String(120)),  # one-at-a-time unit: "repo_id#number"
+    Column("payload", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, processing, done, dead
+    # Counted when claimed, so an attempt that kills the process still counts.
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("outcome", String(200)),
+    Column("finished_at", UTCDateTime),
+    # Attempts cut off unfinished (the process died, or its lease ran out): a delivery that
+    # kills the process every time is given up after max_attempts of these.
+    Column("abandoned", Integer, nullable=False, default=0, server_default=text("0")),
+)
+# Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
+# the table's only index beside the keys: each index is a cost on every stored delivery, and
+# the two it replaced led the planners to scan the whole backlog for a claim.
+UNFINISHED = "finished_at IS NULL"
+Index(
+    "ix_deliveries_unfinished",
+    deliveries.c.issue_key,
+    deliveries.c.seq,
+    postgresql_where=text(UNFINISHED),
+    sqlite_where=text(UNFINISHED),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("repo", String(200), nullable=False),
+    Column("repo_id", BigInteger, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False),
+    Column("severity", Integer),
+    Column("managed", Boolean, nullable=False, default=True),
+    Column("declared_at", UTCDateTime, nullable=False),
+    Column("declared_by", String(100), nullable=False),
+    Column("stabilized_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("reviewed_at", UTCDateTime),
+    Column("lead", String(100)),
+    Column("installation_id", BigInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("from_value", String(64)),
+    Column("to_value", String(64)),
+    Column("ref", String(120)),
+    UniqueConstraint("incident_id", "position", name="uq_timeline_position"),
+)
+
+
+# What the app keeps beside each incident's record (app/storage/bookkeeping.py): the status comment,
+# the last human comment (for reminders), the retrospective issue.
+incident_extras = Table(
+    "incident_extras",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("status_comment_id", BigInteger),
+    Column("last_human_comment_at", UTCDateTime),
+    Column("retro_number", Integer),
+    # Set while the after-change work runs: left set by a failure, it is caught up later.
+    Column("followup_due", Boolean, nullable=False, default=False),
+)
+Index("ix_incident_extras_retro", incident_extras.c.repo_id, incident_extras.c.retro_number)
+
+# Once-only claims shared by every instance: a reminder per overdue period, a config error
+# report per file version. The unique key is the claim.
+claims = Table(
+    "claims",
+    metadata,
+    Column("key", String(250), primary_key=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+# A named lease: which instance runs a periodic job (the reminder scheduler) until when.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+)
+
+# The last read of each issue that the app acted on, kept where every instance sees it
+# (PostgreSQL), so the other half of a sidebar change costs no read on any instance.
+issue_reads = Table(
+    "issue_reads",
+    metadata,
+    Column("issue_key", String(120), primary_key=True),
+    Column("updated_at", UTCDateTime, nullable=False),  # the issue's, as read
+    Column("read_at", UTCDateTime, nullable=False),  # GitHub's Date of the read
+)
+
+
+# The last valid `.github/incidents.yml` of each repo (app/storage/last_good.py): kept in force when
+# a newer version is invalid, on every instance and across restarts.
+repo_configs = Table(
+    "repo_configs",
+    metadata,
+    Column("repo", String(200), primary_key=True),  # casefolded: GitHub ignores the case
+    Column("version", String(64), nullable=False),  # the file's blob sha
+    Column("text", Text, nullable=False),
+    Column("saved_at", UTCDateTime, nullable=False),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        _ensure_sqlite_dir(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    if url.startswith("postgresql+asyncpg"):
+        connect = for_asyncpg(url)
+        warn_dropped(connect)
+        url = connect.url
+        kwargs["connect_args"] = {**connect.connect_args, **kwargs.get("connect_args", {})}
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets the webhook writer and the worker proceed together; NORMAL is durable in WAL
+    # against process crashes, which is what an answered 202 promises.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # We issue BEGIN ourselves (below); the driver's implicit BEGIN would be DEFERRED.
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("read_only"):
+        conn.exec_driver_sql("BEGIN")  # a reader takes no lock in WAL mode
+        return
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes
+    # fails at once with "database is locked" when another writer got in between.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection that only reads: on SQLite its transaction leaves the write lock free."""
+    async with engine.connect() as conn:
+        await conn.execution_options(read_only=True)
+        yield conn
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith(":"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Upgrade the database to the newest migration (app/migrations), under a lock: instances
+    starting together wait for the first, which does the work, and then find nothing to do."""
+    from app.migrations import upgrade  # Alembic only where the schema is set up
+
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Held to the end of this transaction, which PostgreSQL's DDL is part of.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
+        # SQLite: this transaction began with BEGIN IMMEDIATE (_sqlite_begin), which holds the
+        # database's one write lock; other processes wait for it (the 30 s busy timeout).
+        await conn.run_sync(upgrade)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,202 @@
+"""The incident store: load and save the app's record of each incident and its timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.domain.lifecycle import Severity, Status
+from app.domain.records import Incident, TimelineEntry
+from app.storage.bookkeeping import note_human_comment, upsert_extras
+from app.storage.db import incidents, reading, timeline, utcnow
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One issue's part of a delivery's outcome: its record and what is kept beside it."""
+
+    repo_id: int
+    number: int
+    incident: Incident | None = None
+    status_comment_id: int | None = None
+    retro_number: int | None = None
+    human_comment_at: datetime | None = None
+    due: bool | None = None  # False: the plan is finished (app/service/catch_up.py)
+
+    def extras(self) -> dict[str, object]:
+        return {
+            "status_comment_id": self.status_comment_id,
+            "retro_number": self.retro_number,
+            "followup_due": self.due,
+        }
+
+
+class IncidentStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def load(self, repo_id: int, number: int) -> Incident | None:
+        async with reading(self.engine) as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(incidents).where(
+                            incidents.c.repo_id == repo_id, incidents.c.number == number
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            return await _with_timeline(conn, row)
+
+    async def save(self, incident: Incident, *, installation_id: int | None = None) -> None:
+        """Upsert the incident and append the timeline entries not stored yet."""
+        async with self.engine.begin() as conn:
+            await _save(conn, incident, installation_id)
+
+    async def commit(self, saves: Iterable[Saved], *, installation_id: int | None) -> None:
+        """One delivery's outcome in one transaction: records, timelines, bookkeeping."""
+        dialect = self.engine.dialect.name
+        async with self.engine.begin() as conn:
+            for saved in saves:
+                if saved.incident is not None:
+                    await _save(conn, saved.incident, installation_id)
+                kept = {k: v for k, v in saved.extras().items() if v is not None}
+                if kept:
+                    await conn.execute(upsert_extras(dialect, saved.repo_id, saved.number, **kept))
+                if saved.human_comment_at is not None:
+                    at = saved.human_comment_at
+                    await conn.execute(note_human_comment(dialect, saved.repo_id, saved.number, at))
+
+    async def all(self, *, repo: str | None = None) -> list[Incident]:
+        async with reading(self.engine) as conn:
+            query = select(incidents).order_by(incidents.c.declared_at)
+            if repo is not None:
+                query = query.where(incidents.c.repo == repo)
+            rows = (await conn.execute(query)).mappings().all()
+            # Every timeline in one query, not one per incident (the dashboard reads them all).
+            entries: dict[int, list[Any]] = {row["id"]: [] for row in rows}
+            found = select(timeline).order_by(timeline.c.incident_id, timeline.c.position)
+            if repo is not None:
+                found = found.where(
+                    timeline.c.incident_id.in_(
+                        select(incidents.c.id).where(incidents.c.repo == repo)
+                    )
+                )
+            for entry in (await conn.execute(found)).mappings():
+                if entry["incident_id"] in entries:
+                    entries[entry["incident_id"]].append(entry)
+            return [_incident(row, entries[row["id"]]) for row in rows]
+
+
+async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
+    entries = (
+        await conn.execute(
+            select(timeline)
+            .where(timeline.c.incident_id == row["id"])
+            .order_by(timeline.c.position)
+        )
+    ).mappings()
+    return _incident(row, entries)
+
+
+def _incident(row: Any, entries: Iterable[Any]) -> Incident:
+    incident = Incident(
+        repo=row["repo"],
+        repo_id=row["repo_id"],
+        number=row["number"],
+        title=row["title"],
+        status=Status(row["status"]),
+        severity=Severity(row["severity"]) if row["severity"] else None,
+        managed=bool(row["managed"]),
+        declared_at=row["declared_at"],
+        declared_by=row["declared_by"],
+        stabilized_at=row["stabilized_at"],
+        resolved_at=row["resolved_at"],
+        reviewed_at=row["reviewed_at"],
+        lead=row["lead"],
+    )
+    return replace(
+        incident,
+        timeline=tuple(
+            TimelineEntry(
+                at=e["at"],
+                actor=e["actor"],
+                kind=e["kind"],
+                detail=e["detail"],
+                from_value=e["from_value"],
+                to_value=e["to_value"],
+                ref=e["ref"],
+            )
+            for e in entries
+        ),
+    )
+
+
+async def _save(conn: AsyncConnection, incident: Incident, installation_id: int | None) -> None:
+    """Upsert the incident and append the timeline entries not stored yet."""
+    values: dict[str, Any] = {
+        "repo": incident.repo,
+        "title": incident.title,
+        "status": incident.status.value,
+        "severity": int(incident.severity) if incident.severity else None,
+        "managed": incident.managed,
+        "declared_at": incident.declared_at,
+        "declared_by": incident.declared_by,
+        "stabilized_at": incident.stabilized_at,
+        "resolved_at": incident.resolved_at,
+        "reviewed_at": incident.reviewed_at,
+        "lead": incident.lead,
+        "updated_at": utcnow(),
+    }
+    if installation_id is not None:
+        values["installation_id"] = installation_id
+    incident_id = (
+        await conn.execute(
+            select(incidents.c.id).where(
+                incidents.c.repo_id == incident.repo_id,
+                incidents.c.number == incident.number,
+            )
+        )
+    ).scalar()
+    if incident_id is None:
+        incident_id = (
+            await conn.execute(
+                insert(incidents)
+                .values(repo_id=incident.repo_id, number=incident.number, **values)
+                .returning(incidents.c.id)
+            )
+        ).scalar_one()
+        stored = 0
+    else:
+        await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+        stored = (
+            await conn.execute(select(func.count()).where(timeline.c.incident_id == incident_id))
+        ).scalar_one()
+    new_entries = incident.timeline[stored:]
+    if new_entries:
+        await conn.execute(
+            insert(timeline),
+            [
+                {
+                    "incident_id": incident_id,
+                    "position": stored + offset,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "kind": entry.kind,
+                    "detail": entry.detail,
+                    "from_value": entry.from_value,
+                    "to_value": entry.to_value,
+                    "ref": entry.ref,
+                }
+                for offset, entry in enumerate(new_entries)
+            ],
+        )

@@ -1,0 +1,1 @@
+"""The web pages: dashboard, set-up, sign-in and metrics; they read, never decide."""

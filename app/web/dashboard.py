@@ -1,0 +1,426 @@
+"""The dashboard: incidents across installed repos, a page per incident, and the JSON API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain.config import CONFIG_PATH, LoadedConfig, in_force
+from app.domain.lifecycle import MEANINGS
+from app.domain.records import Incident
+from app.domain.stats import (
+    SORTS,
+    SeverityStats,
+    Spread,
+    humanize,
+    is_open,
+    ordered,
+    severity_stats,
+    status_since,
+    time_to_resolve,
+    time_to_stabilize,
+)
+from app.github.client import GitHubRefused, GitHubUnavailable
+from app.settings import Settings
+from app.web.auth import RepoAccess, SignedOut, Viewer, viewer_of
+from app.web.chart import chart_svg
+from app.web.pages import error_page, escape, page
+from app.web.setup import credentials_present, setup_entry
+
+COLUMNS = (
+    ("repo", "Incident"),
+    ("severity", "Severity"),
+    ("status", "Status"),
+    ("lead", "Lead"),
+    ("age", "Recorded"),
+)
+
+
+def _access(request: Request) -> RepoAccess:
+    state = request.app.state
+    if not hasattr(state, "repo_access"):
+        state.repo_access = RepoAccess(state.services)
+    access: RepoAccess = state.repo_access
+    return access
+
+
+async def visible_incidents(request: Request) -> tuple[list[Incident], Viewer | None]:
+    """Every incident the viewer may see: public repos, plus private ones they can read."""
+    viewer = viewer_of(request)
+    everything: list[Incident] = await request.app.state.services.store.all()
+    names = {i.repo for i in everything}
+    try:
+        repos = await _access(request).visible_repos(names, viewer)
+    except SignedOut:
+        # The viewer's GitHub token expired or was revoked: carry on signed out.
+        request.session.pop("viewer", None)
+        viewer = None
+        repos = await _access(request).visible_repos(names, viewer)
+    return [i for i in everything if i.repo in repos], viewer
+
+
+def can_sign_in(settings: Settings) -> bool:
+    return bool(settings.github_client_id and settings.github_client_secret)
+
+
+def issue_url(settings: Settings, incident: Incident) -> str:
+    return f"{settings.github_web_url}/{incident.repo}/issues/{incident.number}"
+
+
+def incident_json(settings: Settings, incident: Incident, now: datetime) -> dict[str, Any]:
+    def seconds(value: Any) -> float | None:
+        return value.total_seconds() if value is not None else None
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "repo": incident.repo,
+        "number": incident.number,
+        "title": incident.title,
+        "url": issue_url(settings, incident),
+        "status": incident.status.value,
+        "severity": int(incident.severity) if incident.severity else None,
+        "lead": incident.lead,
+        "open": is_open(incident),
+        "declared_at": when(incident.declared_at),
+        "declared_by": incident.declared_by,
+        "stabilized_at": when(incident.stabilized_at),
+        "resolved_at": when(incident.resolved_at),
+        "reviewed_at": when(incident.reviewed_at),
+        "status_since": when(status_since(incident)),
+        "time_in_status_seconds": (now - status_since(incident)).total_seconds(),
+        "time_to_stabilize_seconds": seconds(time_to_stabilize(incident)),
+        "time_to_resolve_seconds": seconds(time_to_resolve(incident)),
+    }
+
+
+def stats_json(stats: list[SeverityStats]) -> list[dict[str, Any]]:
+    def spread(s: Spread) -> dict[str, Any]:
+        return {"count": s.count, "median_seconds": s.median, "p90_seconds": s.p90}
+
+    return [
+        {
+            "severity": int(s.severity),
+            "incidents": s.incidents,
+            "time_to_stabilize": spread(s.to_stabilize),
+            "time_to_resolve": spread(s.to_resolve),
+        }
+        for s in stats
+    ]
+
+
+def _severity(incident: Incident) -> str:
+    level = int(incident.severity) if incident.severity else 0
+    text = f"Sev {level}" if level else "none"
+    return f"<span class='sev sev{level}'>{text}</span>"
+
+
+def _incident_link(incident: Incident) -> str:
+    return f"/incidents/{incident.repo}/{incident.number}"
+
+
+async def invalid_configs(request: Request, viewer: Viewer | None) -> dict[str, LoadedConfig]:
+    """Repos the viewer may see whose `.github/incidents.yml` is invalid right now."""
+    configs = request.app.state.services.extras.get("configs")
+    invalid: dict[str, LoadedConfig] = configs.invalid() if configs else {}
+    if not invalid:
+        return {}
+    visible = await _access(request).visible_repos(set(invalid), viewer)
+    return {repo: loaded for repo, loaded in invalid.items() if repo in visible}
+
+
+def config_notes(settings: Settings, invalid: dict[str, LoadedConfig]) -> str:
+    notes = "".join(
+        f"<p>The incident config of <a href='{escape(settings.github_web_url)}/{escape(repo)}"
+        f"/blob/HEAD/{CONFIG_PATH}'>{escape(repo)}</a> is invalid, so Incident Flow keeps "
+        f"using {escape(in_force(loaded))}: "
+        + "; ".join(f"<code>{escape(str(error))}</code>" for error in loaded.errors[:3])
+        + (f" and {len(loaded.errors) - 3} more" if len(loaded.errors) > 3 else "")
+        + "</p>"
+        for repo, loaded in sorted(invalid.items())
+    )
+    return f"<section class=warn>{notes}</section>" if notes else ""
+
+
+def next_steps(install_url: str | None, *, sandbox: bool) -> str:
+    """What an empty dashboard says to do next: install, declare, or try the sandbox."""
+    install = (
+        f'<a href="{escape(install_url)}">Install the App</a>'
+        if install_url
+        else "Install the App (its page on GitHub: <i>Install App</i>)"
+    )
+    try_it = (
+        '<p>No App yet? <a href="/sandbox">Try it in the sandbox</a>: a simulated GitHub '
+        "in this process, no registration needed.</p>"
+        if sandbox
+        else ""
+    )
+    return (
+        "<div class=empty><p><b>No incidents yet.</b> To record the first one:</p>"
+        f"<ol class=steps><li>{install} on the repositories that run incidents; it creates "
+        "its labels there.</li>"
+        "<li>Declare an incident: label an issue <code>incident</code> and "
+        "<code>severity:1</code> (or 2, 3), or comment <code>/incident 1</code> on it.</li>"
+        "<li>The service takes it from there (status comment, lead, timeline) and it "
+        "appears here.</li></ol>"
+        f"{try_it}</div>"
+    )
+
+
+def list_page(
+    settings: Settings,
+    incidents: list[Incident],
+    viewer: Viewer | None,
+    sort: str,
+    notes: str = "",
+    *,
+    install_url: str | None = None,
+    sandbox: bool = False,
+) -> str:
+    now = datetime.now(UTC)
+    heads = "".join(
+        f'<th><a href="/?sort={key}">{label}{" ▾" if key == sort else ""}</a></th>'
+        for key, label in COLUMNS
+    )
+    rows = []
+    for incident in ordered(incidents, sort):
+        css = "" if is_open(incident) else " class=closed"
+        rows.append(
+            f"<tr{css}><td><a href='{escape(_incident_link(incident))}'>"
+            f"{escape(incident.repo)}#{incident.number}</a> {escape(incident.title)}</td>"
+            f"<td>{_severity(incident)}</td><td>{escape(incident.status.display)} "
+            f"<span class=muted>for {humanize(now - status_since(incident))}</span></td>"
+            f"<td>{escape(incident.lead or '—')}</td>"
+            f"<td>{incident.declared_at:%Y-%m-%d %H:%M} UTC</td></tr>"
+        )
+    table = (
+        f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else next_steps(install_url, sandbox=sandbox)
+    )
+    open_count = sum(1 for i in incidents if i.managed and is_open(i))
+    stats = severity_stats(incidents, now)
+    summary = "".join(
+        f"<tr><td>{_severity_label(s)}</td><td>{s.incidents}</td>"
+        f"<td>{humanize(s.to_stabilize.median)}</td><td>{humanize(s.to_stabilize.p90)}</td>"
+        f"<td>{humanize(s.to_resolve.median)}</td><td>{humanize(s.to_resolve.p90)}</td></tr>"
+        for s in stats
+    )
+    body = (
+        f"{notes}<section><h1>Incidents</h1><p>{open_count} open · "
+        '<a href="/api/incidents">JSON</a></p>'
+        f"{table}</section>"
+    )
+    if not incidents:  # nothing to chart yet: the next steps are the page
+        return page(
+            "Incidents",
+            body,
+            viewer=viewer.login if viewer else None,
+            sign_in=can_sign_in(settings),
+        )
+    body += (
+        "<section><h2>Time to stabilize and resolve, last 90 days</h2>"
+        f"{chart_svg(stats)}"
+        "<table><thead><tr><th>Severity</th><th>Incidents</th><th>Stabilize, median</th>"
+        "<th>p90</th><th>Resolve, median</th><th>p90</th></tr></thead>"
+        f"<tbody>{summary}</tbody></table></section>"
+    )
+    return page(
+        "Incidents", body, viewer=viewer.login if viewer else None, sign_in=can_sign_in(settings)
+    )
+
+
+def _severity_label(s: SeverityStats) -> str:
+    return f"<span class='sev sev{int(s.severity)}'>Sev {int(s.severity)}</span>"
+
+
+def incident_page(settings: Settings, incident: Incident, viewer: Viewer | None) -> str:
+    now = datetime.now(UTC)
+    facts = [
+        ("Status", f"{escape(incident.status.display)}: {escape(MEANINGS[incident.status])}"),
+        ("In this status for", humanize(now - status_since(incident))),
+        ("Severity", _severity(incident)),
+        ("Lead", escape(incident.lead or "—")),
+        (
+            "Recorded",
+            f"{incident.declared_at:%Y-%m-%d %H:%M} UTC by {escape(incident.declared_by)}",
+        ),
+        ("Time to stabilize", humanize(time_to_stabilize(incident))),
+        ("Time to resolve", humanize(time_to_resolve(incident))),
+    ]
+    if incident.reviewed_at is not None:
+        facts.append(("Reviewed", f"{incident.reviewed_at:%Y-%m-%d %H:%M} UTC"))
+    if not incident.managed:
+        facts.append(("Withdrawn", "the incident label was removed (a false alarm)"))
+    timeline = "".join(
+        f"<tr><td>{e.at:%Y-%m-%d %H:%M:%S}</td><td>+{humanize(e.at - incident.declared_at)}"
+        f"</td><td>{escape(e.actor)}</td><td>{escape(e.kind)}</td><td>{escape(e.detail)}</td></tr>"
+        for e in incident.timeline
+    )
+    body = (
+        f"<section><h1>{escape(incident.title) or 'Incident'} "
+        f"<span class=muted>{escape(incident.repo)}#{incident.number}</span></h1>"
+        f'<p><a href="{escape(issue_url(settings, incident))}">Open the issue on GitHub</a></p>'
+        "<table>"
+        + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+        + "</table></section><section><h2>Timeline</h2><table><thead><tr><th>UTC</th>"
+        "<th>since recorded</th><th>who</th><th>what</th><th>detail</th></tr></thead>"
+        f"<tbody>{timeline}</tbody></table></section>"
+    )
+    title = f"{incident.repo}#{incident.number}"
+    return page(title, body, viewer=viewer.login if viewer else None, sign_in=can_sign_in(settings))
+
+
+async def _one(request: Request, owner: str, name: str, number: int) -> Incident:
+    incidents, _ = await visible_incidents(request)
+    repo = f"{owner}/{name}".lower()
+    for incident in incidents:
+        if incident.repo.lower() == repo and incident.number == number:
+            return incident
+    # The same answer whether it does not exist or may not be seen: nothing leaks.
+    raise HTTPException(404, "no such incident")
+
+
+RESTART_PAGE = page(
+    "Restart",
+    "<section><h1>Restart the service</h1><p>The GitHub App's credentials are set; the "
+    "service reads them when it starts.</p></section>",
+)
+
+
+async def install_url(services: Any) -> str | None:
+    """The App's installation page on GitHub (its slug is asked once), or None if unknown."""
+    if services.github is None:
+        return None
+    try:
+        slug = await services.github.slug()
+    except (GitHubUnavailable, GitHubRefused):
+        return None
+    return f"{services.settings.github_web_url}/apps/{quote(slug)}/installations/new"
+
+
+ERROR_TITLES = {404: "Not found", 405: "Not allowed", 500: "Something went wrong"}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not an API client, and never under /api/)."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, detail: str, headers: Any = None) -> Response:
+    if wants_html(request):
+        title = ERROR_TITLES.get(status, "Request failed")
+        return HTMLResponse(error_page(status, title, detail), status, headers=headers)
+    return JSONResponse({"detail": detail}, status, headers=headers)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Browsers get an HTML page for a failed request; API clients keep FastAPI's JSON."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if not wants_html(request):  # FastAPI's own answer, unchanged
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is nothing at this address, or nothing you may see here."
+        return _error_response(request, exc.status_code, detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            return _error_response(request, 404, "This address is not one the service knows.")
+        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # Logged by the server with its traceback; the visitor gets no internals.
+        return _error_response(
+            request, 500, "The service failed to answer this request; it has been logged."
+        )
+
+
+def make_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False, response_model=None)
+    async def index(request: Request, sort: str = "open") -> Response:
+        services = request.app.state.services
+        if services.github is None:
+            if credentials_present(services.settings):
+                # Registered since the start: no set-up any more, and nothing to show yet.
+                return HTMLResponse(RESTART_PAGE, status_code=404)
+            return setup_entry(request)
+        incidents, viewer = await visible_incidents(request)
+        sort = sort if sort in SORTS else "open"
+        notes = config_notes(services.settings, await invalid_configs(request, viewer))
+        install = None if incidents else await install_url(services)
+        return HTMLResponse(
+            list_page(
+                services.settings,
+                incidents,
+                viewer,
+                sort,
+                notes,
+                install_url=install,
+                sandbox=services.github is None,
+            )
+        )
+
+    @router.get("/incidents/{owner}/{name}/{number}", include_in_schema=False)
+    async def incident(request: Request, owner: str, name: str, number: int) -> HTMLResponse:
+        found = await _one(request, owner, name, number)
+        settings = request.app.state.services.settings
+        return HTMLResponse(incident_page(settings, found, viewer_of(request)))
+
+    @router.get("/chart.svg", include_in_schema=False)
+    async def chart(request: Request) -> Response:
+        incidents, _ = await visible_incidents(request)
+        svg = chart_svg(severity_stats(incidents, datetime.now(UTC)))
+        return Response(svg, media_type="image/svg+xml")
+
+    @router.get("/api/incidents", summary="Incidents the viewer may see, and per-severity stats")
+    async def api_incidents(request: Request, sort: str = "open") -> JSONResponse:
+        settings = request.app.state.services.settings
+        incidents, viewer = await visible_incidents(request)
+        now = datetime.now(UTC)
+        return JSONResponse(
+            {
+                "viewer": viewer.login if viewer else None,
+                "incidents": [
+                    incident_json(settings, i, now)
+                    for i in ordered(incidents, sort if sort in SORTS else "open")
+                ],
+                "stats_90_days": stats_json(severity_stats(incidents, now)),
+            }
+        )
+
+    @router.get("/api/incidents/{owner}/{name}/{number}", summary="One incident with its timeline")
+    async def api_incident(request: Request, owner: str, name: str, number: int) -> JSONResponse:
+        found = await _one(request, owner, name, number)
+        settings = request.app.state.services.settings
+        data = incident_json(settings, found, datetime.now(UTC))
+        data["timeline"] = [
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "kind": e.kind,
+                "detail": e.detail,
+                "from": e.from_value,
+                "to": e.to_value,
+            }
+            for e in found.timeline
+        ]
+        return JSONResponse(data)
+
+    return router

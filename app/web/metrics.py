@@ -1,0 +1,252 @@
+"""Prometheus metrics: deliveries, inbox, latency, transitions, commands and GitHub calls."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from app.domain.commands import Command
+from app.domain.records import EntryKind, Incident
+from app.queue.inbox import Delivery, Inbox
+
+# Path shapes, most specific first: ids and names become placeholders so series stay few.
+_ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^/repos/[^/]+/[^/]+"), "/repos/{owner}/{repo}"),
+    (re.compile(r"/contents/.*$"), "/contents/{path}"),
+    (re.compile(r"/collaborators/[^/]+/permission$"), "/collaborators/{user}/permission"),
+    (re.compile(r"/labels/[^/]+$"), "/labels/{name}"),
+    (re.compile(r"/app-manifests/[^/]+/"), "/app-manifests/{code}/"),
+    (re.compile(r"/\d+(?=/|$)"), "/{id}"),
+)
+
+
+def route_of(path: str, base_path: str = "") -> str:
+    """A call's route template, e.g. `/repos/{owner}/{repo}/issues/{id}/labels`."""
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :] or "/"
+    for pattern, template in _ROUTE_RULES:
+        path = pattern.sub(template, path)
+    return path
+
+
+class CommandsSeen:
+    """Each comment delivery's parsed command names, until the metrics take them."""
+
+    def __init__(self, bound: int = 1024) -> None:
+        self.bound = bound  # should an outcome never come
+        self._seen: dict[int, tuple[str, ...]] = {}
+
+    def note(self, delivery: Delivery, commands: list[Command]) -> None:
+        if not commands:
+            return
+        while len(self._seen) >= self.bound:
+            del self._seen[next(iter(self._seen))]
+        self._seen[delivery.seq] = tuple(c.name for c in commands)
+
+    def pop(self, delivery: Delivery) -> tuple[str, ...]:
+        """The registered commands this delivery's comment held (once; for the metrics)."""
+        return self._seen.pop(delivery.seq, ())
+
+
+class Metrics:
+    """One registry per service instance (tests build many; the global one would clash)."""
+
+    def __init__(
+        self,
+        api_base_path: str = "",
+        *,
+        commands_of: Callable[[Delivery], tuple[str, ...]] | None = None,
+    ) -> None:
+        self.api_base_path = api_base_path.rstrip("/")
+        # A delivery's commands as the router parsed them: a comment is parsed once.
+        self.commands_of = commands_of or (lambda _delivery: ())
+        r = self.registry = CollectorRegistry()
+        self._received_by: dict[tuple[str, bool], Counter] = {}
+        self.received = Counter(
+            "incident_flow_deliveries_received_total",
+            "Webhook deliveries accepted, by event; duplicate=true for redeliveries already held",
+            ["event", "duplicate"],
+            registry=r,
+        )
+        self.processed = Counter(
+            "incident_flow_deliveries_processed_total",
+            "Deliveries processed to the end",
+            ["event"],
+            registry=r,
+        )
+        self.failed = Counter(
+            "incident_flow_deliveries_failed_total",
+            "Delivery attempts that failed and were put back for a retry",
+            ["event"],
+            registry=r,
+        )
+        self.dead = Counter(
+            "incident_flow_deliveries_dead_total",
+            "Deliveries given up after their last attempt",
+            ["event"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "incident_flow_processing_seconds",
+            "Time to process one delivery attempt",
+            ["event"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 240),
+            registry=r,
+        )
+        self.inbox_depth = Gauge(
+            "incident_flow_inbox_depth", "Deliveries waiting or in progress", registry=r
+        )
+        self.inbox_oldest = Gauge(
+            "incident_flow_inbox_oldest_age_seconds",
+            "Age of the oldest delivery waiting (0 when none)",
+            registry=r,
+        )
+        self.inbox_state = Gauge(
+            "incident_flow_inbox_deliveries",
+            "Deliveries held in the inbox, by state",
+            ["state"],
+            registry=r,
+        )
+        self.transitions = Counter(
+            "incident_flow_transitions_total",
+            "Recorded status moves (from=none: an incident recorded)",
+            ["from_status", "to_status"],
+            registry=r,
+        )
+        self.reverts = Counter(
+            "incident_flow_reverts_total", "Illegal label changes put back", registry=r
+        )
+        self.commands = Counter(
+            "incident_flow_commands_total",
+            "Slash commands seen in new comments, by name and the delivery's outcome",
+            ["name", "outcome"],
+            registry=r,
+        )
+        self.github_calls = Counter(
+            "incident_flow_github_calls_total",
+            "Calls to GitHub's API, by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.rate_limit_remaining = Gauge(
+            "incident_flow_github_rate_limit_remaining",
+            "x-ratelimit-remaining of the latest GitHub answer",
+            registry=r,
+        )
+
+    # ---- hooks the service wires in ------------------------------------------------------
+
+    def delivery_received(self, event: str, stored: bool) -> None:
+        # The labelled child is looked up once per (event, duplicate): this runs per delivery.
+        key = (event, stored)
+        counter = self._received_by.get(key)
+        if counter is None:
+            counter = self.received.labels(event=event, duplicate=str(not stored).lower())
+            self._received_by[key] = counter
+        counter.inc()
+
+    def delivery_done(self, delivery: Delivery, outcome: str, duration: float) -> None:
+        """The worker's `on_outcome`: one call per processing attempt."""
+        self.latency.labels(event=delivery.event).observe(duration)
+        if outcome == "dead":
+            self.dead.labels(event=delivery.event).inc()
+        elif outcome.startswith("retry"):
+            self.failed.labels(event=delivery.event).inc()
+        else:
+            self.processed.labels(event=delivery.event).inc()
+        if delivery.event == "issue_comment":
+            for name in self.commands_of(delivery):
+                self.commands.labels(name=name, outcome=command_outcome(outcome)).inc()
+
+    def github_response(self, response: httpx.Response) -> None:
+        """GitHubApp's `on_response`: count the call and keep the rate limit left."""
+        request = response.request
+        route = route_of(request.url.path, self.api_base_path)
+        self.github_calls.labels(
+            method=request.method, route=route, status=str(response.status_code)
+        ).inc()
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.rate_limit_remaining.set(int(remaining))
+
+    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
+        """A notifier: count the status moves and reverts just recorded."""
+        start = len(before.timeline) if before is not None else 0
+        for entry in after.timeline[start:]:
+            if entry.kind == EntryKind.DECLARED:
+                self.transitions.labels(
+                    from_status="none", to_status=entry.to_value or after.status.value
+                ).inc()
+            elif entry.kind == EntryKind.STATUS:
+                self.transitions.labels(
+                    from_status=entry.from_value or "none", to_status=entry.to_value or "none"
+                ).inc()
+            elif entry.kind == EntryKind.REVERTED:
+                self.reverts.inc()
+
+    async def drain(self) -> None:
+        return None
+
+    async def render(self, inbox: Inbox) -> bytes:
+        """The exposition text, with the inbox gauges read fresh from the database."""
+        depth, oldest = await inbox.depth()
+        self.inbox_depth.set(depth)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        self.inbox_oldest.set(max(0.0, age))
+        counts = await inbox.counts()
+        for state in ("pending", "processing", "done", "dead"):
+            self.inbox_state.labels(state=state).set(counts.get(state, 0))
+        return bytes(generate_latest(self.registry))
+
+
+def command_outcome(outcome: str) -> str:
+    if outcome == "dead":
+        return "dead"
+    if outcome.startswith("retry"):
+        return "failed"
+    if outcome.startswith("ignored"):
+        return "ignored"
+    return "no change" if outcome.endswith("no change") else "applied"
+
+
+def scraper_allowed(token: str | None, headers: Mapping[str, str]) -> bool:
+    """No METRICS_TOKEN: anyone may read. Otherwise only `Authorization: Bearer <token>`."""
+    if not token:
+        return True
+    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+    # Compared in constant time, so the answer's timing tells nothing of the token.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+def make_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        services = request.app.state.services
+        if not scraper_allowed(services.settings.metrics_token, request.headers):
+            return Response(
+                "metrics need the bearer token (METRICS_TOKEN)\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        body = await services.metrics.render(services.inbox)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
