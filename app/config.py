@@ -499,6 +499,14 @@ class ConfigCache:
     async def window_for(self, client: Client, repo: str) -> timedelta:
         return (await self.get(client, repo)).config.recurrence_window
 
+    def known_scheme(self, repo: str) -> LabelScheme | None:
+        """The repo's label scheme as last read, without a call; None when never read, or
+        changed by a push since (app/triage.py then decides nothing of it at receipt)."""
+        entry = self._entries.get(repo.casefold())
+        if entry is None or entry.checked == float("-inf"):
+            return None
+        return entry.loaded.config.scheme
+
     def invalidate(self, repo: str) -> None:
         """A push changed the file: look again (with the ETag) at the next use."""
         entry = self._entries.get(repo.casefold())

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.batching import GroupCommit
-from app.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
+from app.db import UNFINISHED, UTCDateTime, deliveries, incidents, reading, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 WRITE_WAIT = 2.0
 # A failed store keeps /healthz red this long, or until a store succeeds.
 FAILURE_REMEMBERED = 60.0
+
+# Lanes (app/triage.py sorts deliveries into them at receipt): claims take INCIDENT first.
+INCIDENT = 0  # may concern an incident
+OTHER = 1  # processed after incident work
+# Cannot concern an incident unless its issue is a known incident or has work queued: then
+# it is stored for the worker (in INCIDENT or OTHER); else it is stored as done at once.
+UNRELATED = 2
+LANE_NAMES = {INCIDENT: "incident", OTHER: "other"}
+NOT_AN_INCIDENT = "not an incident"
 
 
 class InboxUnavailable(Exception):
@@ -57,6 +66,7 @@ class Delivery:
     # This attempt's number, counted when claimed; it is also the claim's fencing token.
     attempts: int
     abandoned: int = 0
+    lane: int = 0  # INCIDENT
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,55 @@ class Envelope:
     repo: str | None
     issue_key: str | None
     payload: str
+    lane: int = INCIDENT
 
     def oversized(self) -> list[str]:
         """Fields longer than their column: GitHub never sends them, PostgreSQL refuses them."""
         return [name for name, limit in _LIMITS.items() if len(getattr(self, name) or "") > limit]
+
+
+def _incident_keys(rows: list[dict[str, Any]]) -> set[str]:
+    """The issue keys whose incident record decides the row's lane (`repo_id#number`)."""
+    keys = set()
+    for row in rows:
+        key = row["issue_key"]
+        if row["lane"] != INCIDENT and key:
+            repo, _, number = key.partition("#")
+            if repo.isdigit() and number.isdigit():
+                keys.add(key)
+    return keys
+
+
+def settle_lanes(
+    rows: list[dict[str, Any]], unfinished: dict[str, int], known: set[str]
+) -> set[str]:
+    """Give each new row of a batch its lane, in arrival order; the issues whose unfinished
+    rows in the database must move to the incident lane.
+
+    `unfinished`: issue key -> the highest lane of its deliveries not finished yet.
+    `known`: issue keys of known incidents and reports. An unrelated delivery is stored as
+    done unless its issue is known or has work queued (which it must not overtake: it is
+    queued behind it instead). An issue with incident work has all its queued work in the
+    incident lane, so nothing of it waits in the other lane ahead of its incident work.
+    """
+    incident_issues = {
+        row["issue_key"]
+        for row in rows
+        if row["issue_key"] and (row["lane"] == INCIDENT or row["issue_key"] in known)
+    }
+    queued = set(unfinished)
+    for row in rows:
+        key = row["issue_key"]
+        if row["lane"] == UNRELATED:
+            if key not in queued and key not in incident_issues:
+                row.update(state="done", outcome=NOT_AN_INCIDENT, finished_at=row["received_at"])
+                continue
+            row["lane"] = OTHER
+        if key in incident_issues:
+            row["lane"] = INCIDENT
+        if key:
+            queued.add(key)
+    return {key for key in incident_issues if unfinished.get(key, INCIDENT) != INCIDENT}
 
 
 class Inbox:
@@ -108,6 +163,7 @@ class Inbox:
             self._insert_sqlite if self._sqlite else self._insert, whole_batch=InboxUnavailable
         )
         self._failed_at: float | None = None  # the last store the database refused
+        self.settled_at_receipt = 0  # deliveries stored as done: unrelated to any incident
         insert = pg_insert if self.is_postgres else sqlite_insert
         # Built once and run with many parameter sets: SQLAlchemy caches its compiled form
         # (a statement with the rows inlined was compiled anew for every batch, ~5 ms each).
@@ -149,6 +205,7 @@ class Inbox:
             "attempts": 0,
             "abandoned": 0,
             "available_at": now + timedelta(seconds=delay),
+            "lane": envelope.lane,
         }
         try:
             stored = await self._writer.submit(values)
@@ -156,12 +213,23 @@ class Inbox:
             self._failed_at = time.monotonic()
             raise
         self._failed_at = None
+        if stored and values["state"] == "done":
+            self.settled_at_receipt += 1
         return stored
+
+    async def store_verdict(self, envelope: Envelope, *, delay: float = 0.0) -> str:
+        """Store a delivery: "queued" for the worker, "settled" (stored as done, not an
+        incident), or "duplicate" (its id was stored before)."""
+        before = self.settled_at_receipt
+        if not await self.store(envelope, delay=delay):
+            return "duplicate"
+        return "settled" if self.settled_at_receipt > before else "queued"
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """One INSERT for many deliveries; which of them were new, in order."""
         try:
             async with asyncio.timeout(WRITE_WAIT), self._writing() as conn:
+                await self._triage_rows(conn, rows)
                 inserted = set((await conn.execute(self._insert_stmt, rows)).scalars())
         except Exception as exc:
             if _unavailable(exc):
@@ -186,6 +254,43 @@ class Inbox:
             if _unavailable(exc):
                 raise InboxUnavailable(repr(exc)) from exc
             raise
+
+    async def _triage_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Settle the batch's lanes against the database (see `settle_lanes`)."""
+        keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
+        if not keys:
+            settle_lanes(rows, {}, set())
+            return
+        # Unfinished work first, known incidents second: an incident is saved before the
+        # delivery that declared it is finished, so one of the two always sees it.
+        found = await conn.execute(
+            select(deliveries.c.issue_key, func.max(deliveries.c.lane))
+            .where(text(UNFINISHED), deliveries.c.issue_key.in_(keys))
+            .group_by(deliveries.c.issue_key)
+        )
+        unfinished = {key: int(lane) for key, lane in found}
+        asked = sorted(_incident_keys(rows))
+        known: set[str] = set()
+        if asked:
+            pairs = [key.split("#", 1) for key in asked]
+            result = await conn.execute(
+                select(incidents.c.repo_id, incidents.c.number).where(
+                    incidents.c.repo_id.in_({int(repo) for repo, _ in pairs}),
+                    incidents.c.number.in_({int(number) for _, number in pairs}),
+                )
+            )
+            known = {f"{repo}#{number}" for repo, number in result} & set(asked)
+        promote = settle_lanes(rows, unfinished, known)
+        if promote:
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    text(UNFINISHED),
+                    deliveries.c.issue_key.in_(sorted(promote)),
+                    deliveries.c.lane != INCIDENT,
+                )
+                .values(lane=INCIDENT)
+            )
 
     async def writable(self) -> bool:
         """Whether the database takes writes now: no store refused lately, and the write
@@ -398,6 +503,24 @@ class Inbox:
             ).one()
         return int(row[0]), row[1]
 
+    async def lanes(self) -> dict[int, tuple[int, datetime | None]]:
+        """Per lane: how many deliveries wait or are in progress, and when the oldest of
+        them arrived (read over the index of unfinished deliveries)."""
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(
+                select(deliveries.c.lane, func.count(), func.min(deliveries.c.received_at))
+                .where(text(UNFINISHED))
+                .group_by(deliveries.c.lane)
+            )
+            found = {int(lane): (int(n), oldest) for lane, n, oldest in rows}
+        result: dict[int, tuple[int, datetime | None]] = {}
+        for lane in LANE_NAMES:
+            n, oldest = found.get(lane, (0, None))
+            if isinstance(oldest, str):  # SQLite returns an aggregate of a DATETIME as text
+                oldest = datetime.fromisoformat(oldest)
+            result[lane] = (n, UTCDateTime().process_result_value(oldest, self.engine.dialect))
+        return result
+
     async def counts(self) -> dict[str, int]:
         async with reading(self.engine) as conn:
             rows = await conn.execute(
@@ -496,19 +619,58 @@ class SqliteWriter:
                 )
             }
             new: list[bool] = []
-            fresh: list[tuple[Any, ...]] = []
+            fresh: list[dict[str, Any]] = []
             for row in rows:
                 is_new = row["delivery_id"] not in known
                 new.append(is_new)
                 if is_new:
                     known.add(row["delivery_id"])  # a repeat inside the batch is a duplicate
-                    fresh.append(tuple(self._bind(name, row.get(name)) for name in self._columns))
-            conn.executemany(self._insert_sql, fresh)
+                    fresh.append(row)
+            self._triage(conn, fresh)
+            conn.executemany(
+                self._insert_sql,
+                [tuple(self._bind(name, row.get(name)) for name in self._columns) for row in fresh],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return new
+
+    def _triage(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+        """`Inbox._triage_rows` in the writer's own transaction."""
+        keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
+        unfinished: dict[str, int] = {}
+        known: set[str] = set()
+        if keys:
+            marks = ", ".join("?" for _ in keys)
+            unfinished = dict(
+                conn.execute(
+                    "SELECT issue_key, max(lane) FROM deliveries"
+                    f" INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED}"
+                    f" AND issue_key IN ({marks}) GROUP BY issue_key",
+                    keys,
+                )
+            )
+            asked = _incident_keys(rows)
+            if asked:
+                repos = sorted({int(key.partition("#")[0]) for key in asked})
+                numbers = sorted({int(key.partition("#")[2]) for key in asked})
+                found = conn.execute(
+                    "SELECT repo_id, number FROM incidents"
+                    f" WHERE repo_id IN ({', '.join('?' for _ in repos)})"
+                    f" AND number IN ({', '.join('?' for _ in numbers)})",
+                    [*repos, *numbers],
+                )
+                known = {f"{repo}#{number}" for repo, number in found} & asked
+        promote = settle_lanes(rows, unfinished, known)
+        if promote:
+            marks = ", ".join("?" for _ in promote)
+            conn.execute(
+                f"UPDATE deliveries SET lane = {INCIDENT} WHERE {UNFINISHED}"
+                f" AND issue_key IN ({marks}) AND lane != {INCIDENT}",
+                sorted(promote),
+            )
 
     def _bind(self, name: str, value: Any) -> Any:
         binder = self._binders[name]
@@ -561,10 +723,23 @@ _HEAD_ROWS = {
     "postgresql": "FROM deliveries WHERE seq = ANY(ARRAY(SELECT seq FROM heads)) AND",
     "sqlite": "FROM heads CROSS JOIN deliveries ON deliveries.seq = heads.seq WHERE",
 }
-_READY_HEADS = (
-    "SELECT deliveries.seq {rows} {ready} ORDER BY deliveries.available_at LIMIT :limit{lock}"
+# The incident lane first; within a lane, installations take turns (each one's oldest ready
+# issue, then each one's second...), so one noisy installation cannot starve another.
+_RANKED_HEADS = (
+    "SELECT seq FROM (SELECT deliveries.seq AS seq, deliveries.lane AS lane,"
+    " deliveries.available_at AS available_at, row_number() OVER (PARTITION BY"
+    " deliveries.lane, deliveries.installation_id ORDER BY deliveries.available_at,"
+    " deliveries.seq) AS turn {rows} {ready}) AS ranked"
+    " ORDER BY lane, turn, available_at, seq LIMIT :limit"
 )
-_LOCK = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
+# PostgreSQL locks no rows of a query with a window: the chosen rows are locked after, the
+# ready test again beside the lock so that a row claimed meanwhile is seen as it is now.
+_READY_HEADS = {
+    "postgresql": "SELECT deliveries.seq FROM deliveries WHERE deliveries.seq IN ("
+    + _RANKED_HEADS
+    + ") AND {ready} FOR UPDATE SKIP LOCKED",
+    "sqlite": _RANKED_HEADS,
+}
 _NEXT_READY = "SELECT min(deliveries.available_at) {rows} deliveries.state = 'pending'"
 _READY = (
     "(deliveries.state = 'pending' AND deliveries.available_at <= :now"
@@ -578,8 +753,8 @@ def _claim_statement(dialect: str) -> Any:
 
     On PostgreSQL each instance skips rows another is claiming: every delivery goes to one.
     """
-    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS.format(
-        rows=_HEAD_ROWS[dialect], ready=_READY, lock=_LOCK[dialect]
+    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS[dialect].format(
+        rows=_HEAD_ROWS[dialect], ready=_READY
     )
     ready = (
         text(sql)
@@ -614,5 +789,6 @@ def _claim_statement(dialect: str) -> Any:
             deliveries.c.received_at,
             deliveries.c.attempts,
             deliveries.c.abandoned,
+            deliveries.c.lane,
         )
     )

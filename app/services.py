@@ -27,6 +27,7 @@ from app.responder import Responder
 from app.retention import keep_pruning, kept_for
 from app.settings import Settings
 from app.store import IncidentStore
+from app.triage import Triage
 from app.webhooks import BodyGate
 from app.worker import Worker
 
@@ -63,6 +64,7 @@ class Services:
     # Long-running jobs of this instance (periodic redelivery), cancelled on close.
     background: list[asyncio.Task[None]] = field(default_factory=list)
     receiving: ReceiverLoad = field(default_factory=lambda: ReceiverLoad())
+    triage: Triage = field(default_factory=Triage)
 
     def notify_worker(self) -> None:
         if self.worker is not None:
@@ -123,6 +125,7 @@ async def build_services(
     worker: Worker | None = None
     extras: dict[str, Any] = {}
     background: list[asyncio.Task[None]] = []
+    triage = Triage()
     private_key = settings.app_private_key()
     if settings.app_id and private_key:
         github = GitHubApp(
@@ -146,6 +149,7 @@ async def build_services(
             reminder_interval_seconds=settings.reminder_interval_seconds,
         )
         extras.update(followup=followup, reminders=reminders)
+        triage = Triage(followup.configs.known_scheme)
         if settings.slack_webhook_url:
             # Last of the hooks: by then the follow-up has chosen the lead it names.
             chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url, store=store)
@@ -197,4 +201,5 @@ async def build_services(
         github_transport=github_transport,
         background=background,
         receiving=receiving,
+        triage=triage,
     )
