@@ -7,12 +7,14 @@ import asyncio
 import os
 import platform
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.ack import app_cpu, bench_ack
 from bench.common import ensure_wrk, private_key
+from bench.flood import flood_figures, flood_lines
 from bench.flow import effect_figures, memory_figures
 from bench.scale import scale_figures
 
@@ -34,11 +36,15 @@ def main() -> None:
         "--latency-ms", type=float, default=100.0, help="fake GitHub latency (GitHub: 100-300 ms)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", choices=["flood", "ack"], help="one section, printed only")
     args = parser.parse_args()
     key = private_key()
     figures: dict[str, Any] = {}
 
     wrk = ensure_wrk()
+    if args.only == "flood" and wrk:
+        print(flood_lines(run_flood(wrk, key, args.seconds)), flush=True)
+        return
     if wrk:
         print(
             f"webhook ack: wrk, {args.seconds}s, 32 connections, {args.rounds} rounds ...",
@@ -47,6 +53,11 @@ def main() -> None:
         cpu = None if args.no_pin else app_cpu()
         figures["ack"] = bench_ack(wrk, key, args.seconds, (), rounds=args.rounds, cpu=cpu)
         print(ack_lines(figures["ack"]), flush=True)
+        if args.only == "ack":
+            return
+        print(f"flood: wrk, {args.seconds}s, 32 connections, two incidents ...", flush=True)
+        figures["flood"] = run_flood(wrk, key, args.seconds)
+        print(flood_lines(figures["flood"]), flush=True)
     print(f"delivery -> effect: {args.samples} corrections ...", flush=True)
     figures["effect"] = asyncio.run(effect_figures(key, args.samples))
     print(effect_lines(figures["effect"]), flush=True)
@@ -66,6 +77,12 @@ def main() -> None:
         )
         (ROOT / "BENCHMARKS.md").write_text(report(figures, command))
         print("written to BENCHMARKS.md")
+
+
+def run_flood(wrk: str, key: str, seconds: int) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = POSTGRES.rsplit("/", 1)[0]
+        return asyncio.run(flood_figures(wrk, key, Path(tmp), server, seconds))
 
 
 def ack_lines(ack: dict[str, Any]) -> str:
