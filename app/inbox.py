@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, case, delete, func, select, text, update
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingErr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.batching import GroupCommit
-from app.db import UNFINISHED, UTCDateTime, deliveries, incidents, reading, utcnow
+from app.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +158,14 @@ class Inbox:
         self.is_postgres = engine.dialect.name == "postgresql"
         on_disk = not self.is_postgres and (engine.url.database or ":memory:") != ":memory:"
         self._sqlite = SqliteWriter(engine) if on_disk else None
+        self._pg = PgWriter(engine) if self.is_postgres else None
+        write = self._insert
+        if self._sqlite is not None:
+            write = self._insert_sqlite
+        elif self._pg is not None:
+            write = self._insert_pg
         # A database that cannot write fails the whole batch at once, not item by item.
-        self._writer = GroupCommit(
-            self._insert_sqlite if self._sqlite else self._insert, whole_batch=InboxUnavailable
-        )
+        self._writer = GroupCommit(write, whole_batch=InboxUnavailable)
         self._failed_at: float | None = None  # the last store the database refused
         self.settled_at_receipt = 0  # deliveries stored as done: unrelated to any incident
         insert = pg_insert if self.is_postgres else sqlite_insert
@@ -256,41 +260,16 @@ class Inbox:
             raise
 
     async def _triage_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        """Settle the batch's lanes against the database (see `settle_lanes`)."""
-        keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
-        if not keys:
-            settle_lanes(rows, {}, set())
-            return
-        # Unfinished work first, known incidents second: an incident is saved before the
-        # delivery that declared it is finished, so one of the two always sees it.
-        found = await conn.execute(
-            select(deliveries.c.issue_key, func.max(deliveries.c.lane))
-            .where(text(UNFINISHED), deliveries.c.issue_key.in_(keys))
-            .group_by(deliveries.c.issue_key)
-        )
-        unfinished = {key: int(lane) for key, lane in found}
-        asked = sorted(_incident_keys(rows))
-        known: set[str] = set()
-        if asked:
-            pairs = [key.split("#", 1) for key in asked]
-            result = await conn.execute(
-                select(incidents.c.repo_id, incidents.c.number).where(
-                    incidents.c.repo_id.in_({int(repo) for repo, _ in pairs}),
-                    incidents.c.number.in_({int(number) for _, number in pairs}),
-                )
-            )
-            known = {f"{repo}#{number}" for repo, number in result} & set(asked)
-        promote = settle_lanes(rows, unfinished, known)
-        if promote:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    text(UNFINISHED),
-                    deliveries.c.issue_key.in_(sorted(promote)),
-                    deliveries.c.lane != INCIDENT,
-                )
-                .values(lane=INCIDENT)
-            )
+        """Settle the batch's lanes against the database (SQLite in memory; see SqliteWriter)."""
+
+        async def run(sql: str, params: list[Any]) -> list[Any]:
+            return list((await conn.exec_driver_sql(sql, tuple(params))).all())
+
+        unfinished_sql, known_sql = _sqlite_lookups(rows)
+        unfinished = _last_lanes(await run(*unfinished_sql)) if unfinished_sql else {}
+        known = _known(await run(*known_sql), rows) if known_sql else set()
+        for sql, params in _sqlite_promotions(settle_lanes(rows, unfinished, known)):
+            await conn.exec_driver_sql(sql, tuple(params))
 
     async def writable(self) -> bool:
         """Whether the database takes writes now: no store refused lately, and the write
@@ -311,6 +290,18 @@ class Inbox:
     async def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._pg is not None:
+            await self._pg.close()
+
+    async def _insert_pg(self, rows: list[dict[str, Any]]) -> list[bool]:
+        assert self._pg is not None
+        try:
+            async with asyncio.timeout(WRITE_WAIT):
+                return await self._pg.insert(rows)
+        except Exception as exc:
+            if PgWriter.unavailable(exc):
+                raise InboxUnavailable(repr(exc)) from exc
+            raise
 
     async def known(self, delivery_ids: list[str]) -> set[str]:
         if not delivery_ids:
@@ -639,38 +630,11 @@ class SqliteWriter:
 
     def _triage(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
         """`Inbox._triage_rows` in the writer's own transaction."""
-        keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
-        unfinished: dict[str, int] = {}
-        known: set[str] = set()
-        if keys:
-            marks = ", ".join("?" for _ in keys)
-            unfinished = dict(
-                conn.execute(
-                    "SELECT issue_key, max(lane) FROM deliveries"
-                    f" INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED}"
-                    f" AND issue_key IN ({marks}) GROUP BY issue_key",
-                    keys,
-                )
-            )
-            asked = _incident_keys(rows)
-            if asked:
-                repos = sorted({int(key.partition("#")[0]) for key in asked})
-                numbers = sorted({int(key.partition("#")[2]) for key in asked})
-                found = conn.execute(
-                    "SELECT repo_id, number FROM incidents"
-                    f" WHERE repo_id IN ({', '.join('?' for _ in repos)})"
-                    f" AND number IN ({', '.join('?' for _ in numbers)})",
-                    [*repos, *numbers],
-                )
-                known = {f"{repo}#{number}" for repo, number in found} & asked
-        promote = settle_lanes(rows, unfinished, known)
-        if promote:
-            marks = ", ".join("?" for _ in promote)
-            conn.execute(
-                f"UPDATE deliveries SET lane = {INCIDENT} WHERE {UNFINISHED}"
-                f" AND issue_key IN ({marks}) AND lane != {INCIDENT}",
-                sorted(promote),
-            )
+        unfinished_sql, known_sql = _sqlite_lookups(rows)
+        unfinished = _last_lanes(conn.execute(*unfinished_sql)) if unfinished_sql else {}
+        known = _known(conn.execute(*known_sql), rows) if known_sql else set()
+        for promote in _sqlite_promotions(settle_lanes(rows, unfinished, known)):
+            conn.execute(*promote)
 
     def _bind(self, name: str, value: Any) -> Any:
         binder = self._binders[name]
@@ -689,6 +653,207 @@ class SqliteWriter:
 
         self._thread.submit(shut).result()
         self._thread.shutdown(wait=True)
+
+
+# Per issue: the lane of its newest unfinished delivery, None when it has none. Lanes only
+# ever fall along an issue's queue (0s, then 1s: promotion turns the 1s behind new incident
+# work into 0s), so the newest one's lane is the highest, and one index seek finds it.
+_LAST_LANE = (
+    "SELECT lane FROM deliveries INDEXED BY ix_deliveries_unfinished"
+    f" WHERE {UNFINISHED} AND issue_key = k.key ORDER BY seq DESC LIMIT 1"
+)
+# The other-lane tail of an issue's queue, behind its newest incident-lane delivery.
+_PROMOTE = (
+    f"UPDATE deliveries SET lane = {INCIDENT} WHERE {UNFINISHED} AND issue_key = ?"
+    f" AND lane != {INCIDENT} AND seq > coalesce((SELECT seq FROM deliveries"
+    f" INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED} AND issue_key = ?"
+    f" AND lane = {INCIDENT} ORDER BY seq DESC LIMIT 1), 0)"
+)
+
+
+def _sqlite_lookups(
+    rows: list[dict[str, Any]],
+) -> tuple[tuple[str, list[Any]] | None, tuple[str, list[Any]] | None]:
+    """The two queries a batch's lanes are settled with on SQLite: each issue's newest
+    unfinished lane, and which of the issues are known incidents."""
+    keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
+    if not keys:
+        return None, None
+    values = ", ".join("(?)" for _ in keys)
+    unfinished = (f"WITH k(key) AS (VALUES {values}) SELECT k.key, ({_LAST_LANE}) FROM k", keys)
+    asked = _incident_keys(rows)
+    if not asked:
+        return unfinished, None
+    repos = sorted({int(key.partition("#")[0]) for key in asked})
+    numbers = sorted({int(key.partition("#")[2]) for key in asked})
+    known = (
+        "SELECT repo_id, number FROM incidents"
+        f" WHERE repo_id IN ({', '.join('?' for _ in repos)})"
+        f" AND number IN ({', '.join('?' for _ in numbers)})",
+        [*repos, *numbers],
+    )
+    return unfinished, known
+
+
+def _last_lanes(found: Any) -> dict[str, int]:
+    return {key: int(lane) for key, lane in found if lane is not None}
+
+
+def _known(found: Any, rows: list[dict[str, Any]]) -> set[str]:
+    return {f"{repo}#{number}" for repo, number in found} & _incident_keys(rows)
+
+
+def _sqlite_promotions(keys: set[str]) -> list[tuple[str, list[Any]]]:
+    return [(_PROMOTE, [key, key]) for key in sorted(keys)]
+
+
+def settle_within(rows: list[dict[str, Any]]) -> list[str]:
+    """`settle_lanes` for what a batch says of itself, for a statement that looks up the
+    database for each row (PgWriter): an issue with incident work in the batch has all its
+    rows there in the incident lane; an unrelated row behind another row of its issue in the
+    batch is queued behind it. The issue keys whose queued rows move to the incident lane."""
+    incident_issues = {row["issue_key"] for row in rows if row["lane"] == INCIDENT}
+    incident_issues.discard(None)
+    queued: set[str] = set()
+    for row in rows:
+        key = row["issue_key"]
+        if key in incident_issues:
+            row["lane"] = INCIDENT
+        elif row["lane"] == UNRELATED and key in queued:
+            row["lane"] = OTHER
+        if key and row["lane"] != UNRELATED:
+            queued.add(key)
+    return sorted(incident_issues)
+
+
+# One round trip stores a batch on PostgreSQL (no BEGIN, no COMMIT: one statement is one
+# transaction, and sees one snapshot). The rows come as one array per column; an unrelated
+# row is stored as done unless its issue has unfinished work or a record, looked up per row
+# over the unfinished-by-issue index and the incidents' key. An issue with incident work
+# has the other-lane tail of its queue promoted (see _PROMOTE).
+_PG_INSERT = f"""
+WITH input AS (
+  SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[],
+    $5::varchar[], $6::varchar[], $7::text[], $8::timestamp[], $9::timestamp[],
+    $10::smallint[], $11::bigint[], $12::int[])
+    WITH ORDINALITY AS t(delivery_id, event, action, installation_id, repo, issue_key,
+      payload, received_at, available_at, lane, repo_id, number, ord)
+), decided AS (
+  SELECT t.*,
+    t.lane = {UNRELATED} AND NOT EXISTS (
+      SELECT 1 FROM deliveries u WHERE u.{UNFINISHED} AND u.issue_key = t.issue_key)
+    AS unqueued,
+    t.lane <> {INCIDENT} AND EXISTS (
+      SELECT 1 FROM incidents n WHERE n.repo_id = t.repo_id AND n.number = t.number)
+    AS known
+  FROM input t
+), promoted AS (
+  UPDATE deliveries d SET lane = {INCIDENT}
+  FROM (SELECT unnest($13::varchar[]) UNION SELECT issue_key FROM decided WHERE known)
+    AS p(key)
+  WHERE d.{UNFINISHED} AND d.issue_key = p.key AND d.lane <> {INCIDENT}
+    AND d.seq > coalesce((SELECT x.seq FROM deliveries x WHERE x.{UNFINISHED}
+      AND x.issue_key = p.key AND x.lane = {INCIDENT} ORDER BY x.seq DESC LIMIT 1), 0)
+)
+INSERT INTO deliveries (delivery_id, event, action, installation_id, repo, issue_key, payload,
+  received_at, state, attempts, abandoned, available_at, outcome, finished_at, lane)
+SELECT delivery_id, event, action, installation_id, repo, issue_key, payload, received_at,
+  CASE WHEN unqueued AND NOT known THEN 'done' ELSE 'pending' END, 0, 0, available_at,
+  CASE WHEN unqueued AND NOT known THEN '{NOT_AN_INCIDENT}' END,
+  CASE WHEN unqueued AND NOT known THEN received_at END,
+  CASE WHEN known THEN {INCIDENT} WHEN lane = {UNRELATED} AND NOT unqueued THEN {OTHER}
+    ELSE lane END
+FROM decided ORDER BY ord
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id, state
+"""
+
+
+class PgWriter:
+    """Stores a batch of deliveries in one statement on a connection of its own (PostgreSQL).
+
+    asyncpg prepares the statement once per connection; the connection is taken out of the
+    engine's pool for good, so that no checkout, liveness ping or BEGIN/COMMIT round trip
+    comes between the receiver and the write. A failed write drops it: the next opens anew.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._conn: Any = None  # asyncpg.Connection
+        self._fairy: Any = None
+
+    @staticmethod
+    def unavailable(exc: BaseException) -> bool:
+        """A failure of the database or the connection, not of one delivery's row."""
+        import asyncpg
+
+        if isinstance(exc, asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+            return False
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return True
+        return _unavailable(exc)
+
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.is_closed():
+            fairy = await self.engine.raw_connection()
+            driver = fairy.driver_connection
+            fairy.detach()  # ours now: the pool neither reuses nor closes it
+            self._fairy = fairy  # held: the connection lives as long as its proxy
+            self._conn = driver
+        return self._conn
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        promote = settle_within(rows)
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        for row in rows:
+            repo, _, number = (row["issue_key"] or "").partition("#")
+            numbered = repo.isdigit() and number.isdigit() and len(repo) < 19 and len(number) < 10
+            values = (
+                row["delivery_id"],
+                row["event"],
+                row["action"],
+                row["installation_id"],
+                row["repo"],
+                row["issue_key"],
+                row["payload"],
+                _naive(row["received_at"]),
+                _naive(row["available_at"]),
+                row["lane"],
+                int(repo) if numbered else None,
+                int(number) if numbered else None,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        conn = await self._connection()
+        try:
+            found = await conn.fetch(_PG_INSERT, *columns, promote)
+        except BaseException as exc:
+            if PgWriter.unavailable(exc) or not isinstance(exc, Exception):
+                await self._drop()
+            raise
+        states = {delivery_id: state for delivery_id, state in found}
+        new = []
+        for row in rows:
+            state = states.pop(row["delivery_id"], None)  # a repeat in the batch: not new
+            new.append(state is not None)
+            if state == "done":
+                row.update(state="done", outcome=NOT_AN_INCIDENT)
+        return new
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 # The oldest unfinished delivery of each issue, plus the deliveries that belong to none: a

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.db import deliveries
 from app.sandbox.github import FakeGitHub
-from bench.ack import CONNECTIONS, LUA, labeled_bodies
+from bench.ack import CONNECTIONS, LUA, app_cpu, labeled_bodies
 from bench.common import REPO, open_inbox, wait_drained
 from bench.scale import _admin
 from tests.processes import FakeServer, Service, deliver
@@ -82,6 +82,7 @@ async def one_flood(
             settle_seconds=1.5,
             log_level="WARNING",
         )
+        service.cpu = app_cpu()  # one core, as in the ack section; wrk and the rest elsewhere
         service.start()
         try:
             async with httpx.AsyncClient() as client:
