@@ -16,6 +16,7 @@ from bench.ack import app_cpu, bench_ack
 from bench.common import ensure_wrk, private_key
 from bench.flood import flood_figures, flood_lines
 from bench.flow import effect_figures, memory_figures
+from bench.probot import ensure_probot, peer_figures, peer_lines
 from bench.scale import scale_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,9 @@ def main() -> None:
         "--latency-ms", type=float, default=100.0, help="fake GitHub latency (GitHub: 100-300 ms)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--only", choices=["flood", "ack"], help="one section, printed only")
+    parser.add_argument(
+        "--only", choices=["flood", "ack", "peer"], help="one section, printed only"
+    )
     args = parser.parse_args()
     key = private_key()
     figures: dict[str, Any] = {}
@@ -44,6 +47,11 @@ def main() -> None:
     wrk = ensure_wrk()
     if args.only == "flood" and wrk:
         print(flood_lines(run_flood(wrk, key, args.seconds)), flush=True)
+        return
+    node = ensure_probot() if wrk else None
+    if args.only == "peer" and node:
+        cpu = None if args.no_pin else app_cpu()
+        print(peer_lines(run_peer(node, key, args, cpu)), flush=True)
         return
     if wrk:
         print(
@@ -58,6 +66,10 @@ def main() -> None:
         print(f"flood: wrk, {args.seconds}s, 32 connections, two incidents ...", flush=True)
         figures["flood"] = run_flood(wrk, key, args.seconds)
         print(flood_lines(figures["flood"]), flush=True)
+    if node:
+        print(f"against Probot: wrk, {args.seconds}s, {args.rounds} rounds ...", flush=True)
+        figures["peer"] = run_peer(node, key, args, None if args.no_pin else app_cpu())
+        print(peer_lines(figures["peer"]), flush=True)
     print(f"delivery -> effect: {args.samples} corrections ...", flush=True)
     figures["effect"] = asyncio.run(effect_figures(key, args.samples))
     print(effect_lines(figures["effect"]), flush=True)
@@ -77,6 +89,11 @@ def main() -> None:
         )
         (ROOT / "BENCHMARKS.md").write_text(report(figures, command))
         print("written to BENCHMARKS.md")
+
+
+def run_peer(node: str, key: str, args: Any, cpu: int | None) -> dict[str, Any]:
+    server = POSTGRES.rsplit("/", 1)[0]
+    return peer_figures(node, key, args.seconds, args.rounds, cpu, server)
 
 
 def run_flood(wrk: str, key: str, seconds: int) -> list[dict[str, Any]]:
