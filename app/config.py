@@ -500,10 +500,11 @@ class ConfigCache:
         return (await self.get(client, repo)).config.recurrence_window
 
     def known_scheme(self, repo: str) -> LabelScheme | None:
-        """The repo's label scheme as last read, without a call; None when never read, or
-        changed by a push since (app/triage.py then decides nothing of it at receipt)."""
+        """The repo's label scheme as last read, without a call; None when never read, due
+        for a look (another instance may have seen a push), or changed by a push since:
+        app/triage.py then decides nothing of the repo at receipt."""
         entry = self._entries.get(repo.casefold())
-        if entry is None or entry.checked == float("-inf"):
+        if entry is None or self.clock() - entry.checked >= self.ttl:
             return None
         return entry.loaded.config.scheme
 

@@ -149,7 +149,7 @@ async def build_services(
             reminder_interval_seconds=settings.reminder_interval_seconds,
         )
         extras.update(followup=followup, reminders=reminders)
-        triage = Triage(followup.configs.known_scheme)
+        triage = Triage(followup.configs.known_scheme, forget=followup.configs.invalidate)
         if settings.slack_webhook_url:
             # Last of the hooks: by then the follow-up has chosen the lead it names.
             chat = SlackNotifier(settings.slack_webhook_url, settings.github_web_url, store=store)

@@ -30,8 +30,13 @@ class Triage:
     are known, and nothing of that repo is decided unrelated at receipt.
     """
 
-    def __init__(self, scheme_of: SchemeOf = _unknown) -> None:
+    def __init__(
+        self, scheme_of: SchemeOf = _unknown, forget: Callable[[str], None] | None = None
+    ) -> None:
         self.scheme_of = scheme_of
+        # Called with the repo of a push that may change its config: its names are unknown
+        # from then until the config is read again (not only once the push is processed).
+        self.forget = forget
 
     def names(self, repo: str) -> frozenset[str] | None:
         """The casefolded names that mark an incident or a report in `repo`; None: unknown."""
@@ -48,7 +53,11 @@ class Triage:
             return INCIDENT
         if event_name == "push":
             # The path anywhere in the body: a config push for sure, a few others with it.
-            return INCIDENT if _CONFIG_PATH in body else OTHER
+            if _CONFIG_PATH not in body:
+                return OTHER
+            if self.forget is not None and event.repository is not None:
+                self.forget(event.repository.full_name)
+            return INCIDENT
         issue = event.incident_issue()
         if issue is None or event.repository is None:
             return OTHER

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from app.sandbox.github import FakeGitHub
-from bench.ack import WrkRun, run_wrk
-from bench.common import REPO, count_stored, wait_drained
+from bench.ack import WrkRun, prime, run_wrk
+from bench.common import REPO, count_stored
 from bench.scale import _admin
 from tests.conftest import SECRET, sign
-from tests.processes import FakeServer, Service, deliver, free_port
+from tests.processes import FakeServer, Service, free_port
 
 PROBOT = Path(__file__).with_name("probot")
 EXAMPLES = PROBOT / "node_modules/@octokit/webhooks-examples/api.github.com/index.json"
@@ -205,7 +205,7 @@ def peer_figures(
                 ):
                     service = _ours(label, url, server.url, private_key, round_dir / label, cpu)
                     try:
-                        asyncio.run(prime(service.url, url, bodies[0]))
+                        asyncio.run(prime(service.url, url, path))
                         run, prefix = _measure(service.url, path, label, seconds)
                         run.stored = asyncio.run(count_stored(url, prefix))
                     finally:
@@ -219,13 +219,6 @@ def peer_figures(
                 "rounds": all_rounds,
             }
     return {"seconds": seconds, "cpu": cpu, "sizes": results}
-
-
-async def prime(url: str, database_url: str, body: str) -> None:
-    """A running service has read its repositories' configs: one delivery, handled, first."""
-    async with httpx.AsyncClient() as client:
-        await deliver(client, url, "issues", json.loads(body))
-    await wait_drained(database_url, timeout=30)
 
 
 def _fresh_postgres(server: str) -> str:

@@ -230,3 +230,29 @@ async def test_flood_of_unrelated_labels_is_settled_and_the_incident_goes_first(
     assert 'incident_flow_inbox_lane_oldest_age_seconds{lane="other"}' in metrics
     assert 'incident_flow_deliveries_finished_total{by="receipt"} 30.0' in metrics
     assert "incident_flow_deliveries_finished_per_second" in metrics
+
+
+async def test_a_renamed_incident_label_is_incident_work_and_a_push_forgets_names(
+    harness: Harness,
+) -> None:
+    fake = harness.fake
+    config = ".github/incidents.yml"
+    fake.repo(REPO).files[config] = "labels:\n  incident: 'ops incident'\n"
+    plain, events = fake.open_issue(REPO, labels=["bug"])
+    await harness.run(events)  # the config is read: `ops incident` is this repo's label
+    names = harness.services.triage.names(REPO)
+    assert names is not None and "ops incident" in names
+    issue, declared = fake.open_issue(REPO, labels=["ops incident", "severity:2"])
+    answer = await harness.post(*declared[0])
+    assert answer.json()["message"] == "queued"
+    await harness.settle()
+    assert await harness.record(issue.number) is not None
+    # A push of the config: its names may change, so nothing is decided at receipt until
+    # the worker reads it again.
+    push = fake.push_file(REPO, config, "labels:\n  incident: 'outage'\n")
+    await harness.send(push)
+    assert harness.services.triage.names(REPO) is None
+    relabel = fake.label(REPO, plain.number, add=["outage"])
+    await harness.send(relabel)
+    await harness.settle()
+    assert await harness.record(plain.number) is not None
