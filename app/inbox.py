@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Integer, bindparam, case, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -781,6 +781,13 @@ class PgWriter:
         self.engine = engine
         self._conn: Any = None  # asyncpg.Connection
         self._fairy: Any = None
+        # Out of the pool, the connection is not closed by `engine.dispose()`: this does.
+        event.listen(engine.sync_engine, "engine_disposed", self._disposed)
+
+    def _disposed(self, _engine: Any) -> None:
+        conn, self._conn, self._fairy = self._conn, None, None
+        if conn is not None:
+            conn.terminate()
 
     @staticmethod
     def unavailable(exc: BaseException) -> bool:
