@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from app.domain.config import CONFIG_PATH, LoadedConfig, in_force, keep_last_good
 from app.domain.config_file import parse_config
+from app.domain.labels import LabelScheme
 from app.github.client import Client, GitHubRefused, GitHubUnavailable
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,15 @@ class ConfigCache:
     def invalid(self) -> dict[str, LoadedConfig]:
         """Repos whose current config file is invalid, by name: what the dashboard notes."""
         return {e.repo: e.loaded for e in self._entries.values() if not e.loaded.valid}
+
+    def known_scheme(self, repo: str) -> LabelScheme | None:
+        """The repo's label scheme as last read, without a call; None when never read, due
+        for a look (another instance may have seen a push), or changed by a push since:
+        app/service/triage.py then decides nothing of the repo at receipt."""
+        entry = self._entries.get(repo.casefold())
+        if entry is None or self.clock() - entry.checked >= self.ttl:
+            return None
+        return entry.loaded.config.scheme
 
     def invalidate(self, repo: str) -> None:
         """A push changed the file: look again (with the ETag) at the next use."""

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Integer, bindparam, case, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 WRITE_WAIT = 2.0
 # A failed store keeps /healthz red this long, or until a store succeeds.
 FAILURE_REMEMBERED = 60.0
+
+# Lanes (app/service/triage.py sorts deliveries into them at receipt): claims take INCIDENT first.
+INCIDENT = 0  # may concern an incident
+OTHER = 1  # processed after incident work
+# Cannot concern an incident unless its issue is a known incident or has work queued: then
+# it is stored for the worker (in INCIDENT or OTHER); else it is stored as done at once.
+UNRELATED = 2
+LANE_NAMES = {INCIDENT: "incident", OTHER: "other"}
+NOT_AN_INCIDENT = "not an incident"
 
 
 class InboxUnavailable(Exception):
@@ -57,6 +66,7 @@ class Delivery:
     # This attempt's number, counted when claimed; it is also the claim's fencing token.
     attempts: int
     abandoned: int = 0
+    lane: int = 0  # INCIDENT
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,55 @@ class Envelope:
     repo: str | None
     issue_key: str | None
     payload: str
+    lane: int = INCIDENT
 
     def oversized(self) -> list[str]:
         """Fields longer than their column: GitHub never sends them, PostgreSQL refuses them."""
         return [name for name, limit in _LIMITS.items() if len(getattr(self, name) or "") > limit]
+
+
+def _incident_keys(rows: list[dict[str, Any]]) -> set[str]:
+    """The issue keys whose incident record decides the row's lane (`repo_id#number`)."""
+    keys = set()
+    for row in rows:
+        key = row["issue_key"]
+        if row["lane"] != INCIDENT and key:
+            repo, _, number = key.partition("#")
+            if repo.isdigit() and number.isdigit():
+                keys.add(key)
+    return keys
+
+
+def settle_lanes(
+    rows: list[dict[str, Any]], unfinished: dict[str, int], known: set[str]
+) -> set[str]:
+    """Give each new row of a batch its lane, in arrival order; the issues whose unfinished
+    rows in the database must move to the incident lane.
+
+    `unfinished`: issue key -> the highest lane of its deliveries not finished yet.
+    `known`: issue keys of known incidents and reports. An unrelated delivery is stored as
+    done unless its issue is known or has work queued (which it must not overtake: it is
+    queued behind it instead). An issue with incident work has all its queued work in the
+    incident lane, so nothing of it waits in the other lane ahead of its incident work.
+    """
+    incident_issues = {
+        row["issue_key"]
+        for row in rows
+        if row["issue_key"] and (row["lane"] == INCIDENT or row["issue_key"] in known)
+    }
+    queued = set(unfinished)
+    for row in rows:
+        key = row["issue_key"]
+        if row["lane"] == UNRELATED:
+            if key not in queued and key not in incident_issues:
+                row.update(state="done", outcome=NOT_AN_INCIDENT, finished_at=row["received_at"])
+                continue
+            row["lane"] = OTHER
+        if key in incident_issues:
+            row["lane"] = INCIDENT
+        if key:
+            queued.add(key)
+    return {key for key in incident_issues if unfinished.get(key, INCIDENT) != INCIDENT}
 
 
 class Inbox:
@@ -103,11 +158,16 @@ class Inbox:
         self.is_postgres = engine.dialect.name == "postgresql"
         on_disk = not self.is_postgres and (engine.url.database or ":memory:") != ":memory:"
         self._sqlite = SqliteWriter(engine) if on_disk else None
+        self._pg = PgWriter(engine) if self.is_postgres else None
+        write = self._insert
+        if self._sqlite is not None:
+            write = self._insert_sqlite
+        elif self._pg is not None:
+            write = self._insert_pg
         # A database that cannot write fails the whole batch at once, not item by item.
-        self._writer = GroupCommit(
-            self._insert_sqlite if self._sqlite else self._insert, whole_batch=InboxUnavailable
-        )
+        self._writer = GroupCommit(write, whole_batch=InboxUnavailable)
         self._failed_at: float | None = None  # the last store the database refused
+        self.settled_at_receipt = 0  # deliveries stored as done: unrelated to any incident
         insert = pg_insert if self.is_postgres else sqlite_insert
         # Built once and run with many parameter sets: SQLAlchemy caches its compiled form
         # (a statement with the rows inlined was compiled anew for every batch, ~5 ms each).
@@ -149,6 +209,7 @@ class Inbox:
             "attempts": 0,
             "abandoned": 0,
             "available_at": now + timedelta(seconds=delay),
+            "lane": envelope.lane,
         }
         try:
             stored = await self._writer.submit(values)
@@ -156,12 +217,23 @@ class Inbox:
             self._failed_at = time.monotonic()
             raise
         self._failed_at = None
+        if stored and values["state"] == "done":
+            self.settled_at_receipt += 1
         return stored
+
+    async def store_verdict(self, envelope: Envelope, *, delay: float = 0.0) -> str:
+        """Store a delivery: "queued" for the worker, "settled" (stored as done, not an
+        incident), or "duplicate" (its id was stored before)."""
+        before = self.settled_at_receipt
+        if not await self.store(envelope, delay=delay):
+            return "duplicate"
+        return "settled" if self.settled_at_receipt > before else "queued"
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """One INSERT for many deliveries; which of them were new, in order."""
         try:
             async with asyncio.timeout(WRITE_WAIT), self._writing() as conn:
+                await self._triage_rows(conn, rows)
                 inserted = set((await conn.execute(self._insert_stmt, rows)).scalars())
         except Exception as exc:
             if _unavailable(exc):
@@ -187,6 +259,18 @@ class Inbox:
                 raise InboxUnavailable(repr(exc)) from exc
             raise
 
+    async def _triage_rows(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Settle the batch's lanes against the database (SQLite in memory; see SqliteWriter)."""
+
+        async def run(sql: str, params: list[Any]) -> list[Any]:
+            return list((await conn.exec_driver_sql(sql, tuple(params))).all())
+
+        unfinished_sql, known_sql = _sqlite_lookups(rows)
+        unfinished = _last_lanes(await run(*unfinished_sql)) if unfinished_sql else {}
+        known = _known(await run(*known_sql), rows) if known_sql else set()
+        for sql, params in _sqlite_promotions(settle_lanes(rows, unfinished, known)):
+            await conn.exec_driver_sql(sql, tuple(params))
+
     async def writable(self) -> bool:
         """Whether the database takes writes now: no store refused lately, and the write
         lock (SQLite) or a primary server (PostgreSQL) answers within WRITE_WAIT."""
@@ -206,6 +290,18 @@ class Inbox:
     async def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._pg is not None:
+            await self._pg.close()
+
+    async def _insert_pg(self, rows: list[dict[str, Any]]) -> list[bool]:
+        assert self._pg is not None
+        try:
+            async with asyncio.timeout(WRITE_WAIT):
+                return await self._pg.insert(rows)
+        except Exception as exc:
+            if PgWriter.unavailable(exc):
+                raise InboxUnavailable(repr(exc)) from exc
+            raise
 
     async def known(self, delivery_ids: list[str]) -> set[str]:
         if not delivery_ids:
@@ -398,6 +494,24 @@ class Inbox:
             ).one()
         return int(row[0]), row[1]
 
+    async def lanes(self) -> dict[int, tuple[int, datetime | None]]:
+        """Per lane: how many deliveries wait or are in progress, and when the oldest of
+        them arrived (read over the index of unfinished deliveries)."""
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(
+                select(deliveries.c.lane, func.count(), func.min(deliveries.c.received_at))
+                .where(text(UNFINISHED))
+                .group_by(deliveries.c.lane)
+            )
+            found = {int(lane): (int(n), oldest) for lane, n, oldest in rows}
+        result: dict[int, tuple[int, datetime | None]] = {}
+        for lane in LANE_NAMES:
+            n, oldest = found.get(lane, (0, None))
+            if isinstance(oldest, str):  # SQLite returns an aggregate of a DATETIME as text
+                oldest = datetime.fromisoformat(oldest)
+            result[lane] = (n, UTCDateTime().process_result_value(oldest, self.engine.dialect))
+        return result
+
     async def counts(self) -> dict[str, int]:
         async with reading(self.engine) as conn:
             rows = await conn.execute(
@@ -496,19 +610,31 @@ class SqliteWriter:
                 )
             }
             new: list[bool] = []
-            fresh: list[tuple[Any, ...]] = []
+            fresh: list[dict[str, Any]] = []
             for row in rows:
                 is_new = row["delivery_id"] not in known
                 new.append(is_new)
                 if is_new:
                     known.add(row["delivery_id"])  # a repeat inside the batch is a duplicate
-                    fresh.append(tuple(self._bind(name, row.get(name)) for name in self._columns))
-            conn.executemany(self._insert_sql, fresh)
+                    fresh.append(row)
+            self._triage(conn, fresh)
+            conn.executemany(
+                self._insert_sql,
+                [tuple(self._bind(name, row.get(name)) for name in self._columns) for row in fresh],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return new
+
+    def _triage(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+        """`Inbox._triage_rows` in the writer's own transaction."""
+        unfinished_sql, known_sql = _sqlite_lookups(rows)
+        unfinished = _last_lanes(conn.execute(*unfinished_sql)) if unfinished_sql else {}
+        known = _known(conn.execute(*known_sql), rows) if known_sql else set()
+        for promote in _sqlite_promotions(settle_lanes(rows, unfinished, known)):
+            conn.execute(*promote)
 
     def _bind(self, name: str, value: Any) -> Any:
         binder = self._binders[name]
@@ -527,6 +653,214 @@ class SqliteWriter:
 
         self._thread.submit(shut).result()
         self._thread.shutdown(wait=True)
+
+
+# Per issue: the lane of its newest unfinished delivery, None when it has none. Lanes only
+# ever fall along an issue's queue (0s, then 1s: promotion turns the 1s behind new incident
+# work into 0s), so the newest one's lane is the highest, and one index seek finds it.
+_LAST_LANE = (
+    "SELECT lane FROM deliveries INDEXED BY ix_deliveries_unfinished"
+    f" WHERE {UNFINISHED} AND issue_key = k.key ORDER BY seq DESC LIMIT 1"
+)
+# The other-lane tail of an issue's queue, behind its newest incident-lane delivery.
+_PROMOTE = (
+    f"UPDATE deliveries SET lane = {INCIDENT} WHERE {UNFINISHED} AND issue_key = ?"
+    f" AND lane != {INCIDENT} AND seq > coalesce((SELECT seq FROM deliveries"
+    f" INDEXED BY ix_deliveries_unfinished WHERE {UNFINISHED} AND issue_key = ?"
+    f" AND lane = {INCIDENT} ORDER BY seq DESC LIMIT 1), 0)"
+)
+
+
+def _sqlite_lookups(
+    rows: list[dict[str, Any]],
+) -> tuple[tuple[str, list[Any]] | None, tuple[str, list[Any]] | None]:
+    """The two queries a batch's lanes are settled with on SQLite: each issue's newest
+    unfinished lane, and which of the issues are known incidents."""
+    keys = sorted({row["issue_key"] for row in rows if row["issue_key"]})
+    if not keys:
+        return None, None
+    values = ", ".join("(?)" for _ in keys)
+    unfinished = (f"WITH k(key) AS (VALUES {values}) SELECT k.key, ({_LAST_LANE}) FROM k", keys)
+    asked = _incident_keys(rows)
+    if not asked:
+        return unfinished, None
+    repos = sorted({int(key.partition("#")[0]) for key in asked})
+    numbers = sorted({int(key.partition("#")[2]) for key in asked})
+    known = (
+        "SELECT repo_id, number FROM incidents"
+        f" WHERE repo_id IN ({', '.join('?' for _ in repos)})"
+        f" AND number IN ({', '.join('?' for _ in numbers)})",
+        [*repos, *numbers],
+    )
+    return unfinished, known
+
+
+def _last_lanes(found: Any) -> dict[str, int]:
+    return {key: int(lane) for key, lane in found if lane is not None}
+
+
+def _known(found: Any, rows: list[dict[str, Any]]) -> set[str]:
+    return {f"{repo}#{number}" for repo, number in found} & _incident_keys(rows)
+
+
+def _sqlite_promotions(keys: set[str]) -> list[tuple[str, list[Any]]]:
+    return [(_PROMOTE, [key, key]) for key in sorted(keys)]
+
+
+def settle_within(rows: list[dict[str, Any]]) -> list[str]:
+    """`settle_lanes` for what a batch says of itself, for a statement that looks up the
+    database for each row (PgWriter): an issue with incident work in the batch has all its
+    rows there in the incident lane; an unrelated row behind another row of its issue in the
+    batch is queued behind it. The issue keys whose queued rows move to the incident lane."""
+    incident_issues = {row["issue_key"] for row in rows if row["lane"] == INCIDENT}
+    incident_issues.discard(None)
+    queued: set[str] = set()
+    for row in rows:
+        key = row["issue_key"]
+        if key in incident_issues:
+            row["lane"] = INCIDENT
+        elif row["lane"] == UNRELATED and key in queued:
+            row["lane"] = OTHER
+        if key and row["lane"] != UNRELATED:
+            queued.add(key)
+    return sorted(incident_issues)
+
+
+# One round trip stores a batch on PostgreSQL (no BEGIN, no COMMIT: one statement is one
+# transaction, and sees one snapshot). The rows come as one array per column; an unrelated
+# row is stored as done unless its issue has unfinished work or a record, looked up per row
+# over the unfinished-by-issue index and the incidents' key. An issue with incident work
+# has the other-lane tail of its queue promoted (see _PROMOTE).
+_PG_INSERT = f"""
+WITH input AS (
+  SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[],
+    $5::varchar[], $6::varchar[], $7::text[], $8::timestamp[], $9::timestamp[],
+    $10::smallint[], $11::bigint[], $12::int[])
+    WITH ORDINALITY AS t(delivery_id, event, action, installation_id, repo, issue_key,
+      payload, received_at, available_at, lane, repo_id, number, ord)
+), decided AS (
+  SELECT t.*,
+    t.lane = {UNRELATED} AND NOT EXISTS (
+      SELECT 1 FROM deliveries u WHERE u.{UNFINISHED} AND u.issue_key = t.issue_key)
+    AS unqueued,
+    t.lane <> {INCIDENT} AND EXISTS (
+      SELECT 1 FROM incidents n WHERE n.repo_id = t.repo_id AND n.number = t.number)
+    AS known
+  FROM input t
+), promoted AS (
+  UPDATE deliveries d SET lane = {INCIDENT}
+  FROM (SELECT unnest($13::varchar[]) UNION SELECT issue_key FROM decided WHERE known)
+    AS p(key)
+  WHERE d.{UNFINISHED} AND d.issue_key = p.key AND d.lane <> {INCIDENT}
+    AND d.seq > coalesce((SELECT x.seq FROM deliveries x WHERE x.{UNFINISHED}
+      AND x.issue_key = p.key AND x.lane = {INCIDENT} ORDER BY x.seq DESC LIMIT 1), 0)
+)
+INSERT INTO deliveries (delivery_id, event, action, installation_id, repo, issue_key, payload,
+  received_at, state, attempts, abandoned, available_at, outcome, finished_at, lane)
+SELECT delivery_id, event, action, installation_id, repo, issue_key, payload, received_at,
+  CASE WHEN unqueued AND NOT known THEN 'done' ELSE 'pending' END, 0, 0, available_at,
+  CASE WHEN unqueued AND NOT known THEN '{NOT_AN_INCIDENT}' END,
+  CASE WHEN unqueued AND NOT known THEN received_at END,
+  CASE WHEN known THEN {INCIDENT} WHEN lane = {UNRELATED} AND NOT unqueued THEN {OTHER}
+    ELSE lane END
+FROM decided ORDER BY ord
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id, state
+"""
+
+
+class PgWriter:
+    """Stores a batch of deliveries in one statement on a connection of its own (PostgreSQL).
+
+    asyncpg prepares the statement once per connection; the connection is taken out of the
+    engine's pool for good, so that no checkout, liveness ping or BEGIN/COMMIT round trip
+    comes between the receiver and the write. A failed write drops it: the next opens anew.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._conn: Any = None  # asyncpg.Connection
+        self._fairy: Any = None
+        # Out of the pool, the connection is not closed by `engine.dispose()`: this does.
+        event.listen(engine.sync_engine, "engine_disposed", self._disposed)
+
+    def _disposed(self, _engine: Any) -> None:
+        conn, self._conn, self._fairy = self._conn, None, None
+        if conn is not None:
+            conn.terminate()
+
+    @staticmethod
+    def unavailable(exc: BaseException) -> bool:
+        """A failure of the database or the connection, not of one delivery's row."""
+        import asyncpg
+
+        if isinstance(exc, asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+            return False
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return True
+        return _unavailable(exc)
+
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.is_closed():
+            fairy = await self.engine.raw_connection()
+            driver = fairy.driver_connection
+            fairy.detach()  # ours now: the pool neither reuses nor closes it
+            self._fairy = fairy  # held: the connection lives as long as its proxy
+            self._conn = driver
+        return self._conn
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        promote = settle_within(rows)
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        for row in rows:
+            repo, _, number = (row["issue_key"] or "").partition("#")
+            numbered = repo.isdigit() and number.isdigit() and len(repo) < 19 and len(number) < 10
+            values = (
+                row["delivery_id"],
+                row["event"],
+                row["action"],
+                row["installation_id"],
+                row["repo"],
+                row["issue_key"],
+                row["payload"],
+                _naive(row["received_at"]),
+                _naive(row["available_at"]),
+                row["lane"],
+                int(repo) if numbered else None,
+                int(number) if numbered else None,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        conn = await self._connection()
+        try:
+            found = await conn.fetch(_PG_INSERT, *columns, promote)
+        except BaseException as exc:
+            if PgWriter.unavailable(exc) or not isinstance(exc, Exception):
+                await self._drop()
+            raise
+        states = {delivery_id: state for delivery_id, state in found}
+        new = []
+        for row in rows:
+            state = states.pop(row["delivery_id"], None)  # a repeat in the batch: not new
+            new.append(state is not None)
+            if state == "done":
+                row.update(state="done", outcome=NOT_AN_INCIDENT)
+        return new
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 # The oldest unfinished delivery of each issue, plus the deliveries that belong to none: a
@@ -561,10 +895,23 @@ _HEAD_ROWS = {
     "postgresql": "FROM deliveries WHERE seq = ANY(ARRAY(SELECT seq FROM heads)) AND",
     "sqlite": "FROM heads CROSS JOIN deliveries ON deliveries.seq = heads.seq WHERE",
 }
-_READY_HEADS = (
-    "SELECT deliveries.seq {rows} {ready} ORDER BY deliveries.available_at LIMIT :limit{lock}"
+# The incident lane first; within a lane, installations take turns (each one's oldest ready
+# issue, then each one's second...), so one noisy installation cannot starve another.
+_RANKED_HEADS = (
+    "SELECT seq FROM (SELECT deliveries.seq AS seq, deliveries.lane AS lane,"
+    " deliveries.available_at AS available_at, row_number() OVER (PARTITION BY"
+    " deliveries.lane, deliveries.installation_id ORDER BY deliveries.available_at,"
+    " deliveries.seq) AS turn {rows} {ready}) AS ranked"
+    " ORDER BY lane, turn, available_at, seq LIMIT :limit"
 )
-_LOCK = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
+# PostgreSQL locks no rows of a query with a window: the chosen rows are locked after, the
+# ready test again beside the lock so that a row claimed meanwhile is seen as it is now.
+_READY_HEADS = {
+    "postgresql": "SELECT deliveries.seq FROM deliveries WHERE deliveries.seq IN ("
+    + _RANKED_HEADS
+    + ") AND {ready} FOR UPDATE SKIP LOCKED",
+    "sqlite": _RANKED_HEADS,
+}
 _NEXT_READY = "SELECT min(deliveries.available_at) {rows} deliveries.state = 'pending'"
 _READY = (
     "(deliveries.state = 'pending' AND deliveries.available_at <= :now"
@@ -578,8 +925,8 @@ def _claim_statement(dialect: str) -> Any:
 
     On PostgreSQL each instance skips rows another is claiming: every delivery goes to one.
     """
-    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS.format(
-        rows=_HEAD_ROWS[dialect], ready=_READY, lock=_LOCK[dialect]
+    sql = _HEADS.format(open=_OPEN[dialect]) + _READY_HEADS[dialect].format(
+        rows=_HEAD_ROWS[dialect], ready=_READY
     )
     ready = (
         text(sql)
@@ -614,5 +961,6 @@ def _claim_statement(dialect: str) -> Any:
             deliveries.c.received_at,
             deliveries.c.attempts,
             deliveries.c.abandoned,
+            deliveries.c.lane,
         )
     )

@@ -115,6 +115,7 @@ class BodyGate:
 # The replies every delivery gets, built once: most of a receiver's work is answering.
 QUEUED = Answer(202, "queued")
 DUPLICATE = Answer(200, "delivery already received")
+SETTLED = Answer(202, "stored; not about an incident")
 NOT_JSON = Answer(400, "body is not JSON")
 TOO_LARGE = Answer(413, "body too large")
 BUSY = Answer(503, "too many bodies being received; try again", retry_after="10")
@@ -219,19 +220,23 @@ async def _receive(request: Request, services: Any, body: bytes) -> Answer:
         repo=event.repository.full_name if event.repository else None,
         issue_key=event.issue_key(),
         payload=body.decode("utf-8", errors="replace"),
+        # Incident work first; what cannot concern one is decided in the storing batch.
+        lane=services.triage.lane(event_name, event, body),
     )
     if oversized := envelope.oversized():
         return Answer(400, "fields too long: " + ", ".join(oversized))
     delay = settings.settle_seconds if event.action in SETTLED_ACTIONS else 0.0
     try:
-        stored = await services.inbox.store(envelope, delay=delay)
+        verdict = await services.inbox.store_verdict(envelope, delay=delay)
     except InboxUnavailable as exc:
         # GitHub's redelivery (app/redeliver.py) brings it back once the database recovers.
         log.warning("delivery %s not stored: %s", delivery_id, exc)
         return UNAVAILABLE
-    services.metrics_received(event_name, stored)
-    if not stored:
+    services.metrics_received(event_name, verdict != "duplicate")
+    if verdict == "duplicate":
         return DUPLICATE
+    if verdict == "settled":
+        return SETTLED
     if not delay:
         # A settled delivery is not ready yet; the worker's own timer picks it up.
         services.notify_worker()

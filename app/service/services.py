@@ -28,6 +28,7 @@ from app.service.notifiers import channels
 from app.service.reminders import ReminderScheduler
 from app.service.responder import Responder
 from app.service.routes import Router
+from app.service.triage import Triage
 from app.settings import Settings
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.db import create_schema, make_engine, reading
@@ -69,6 +70,7 @@ class Services:
     # Long-running jobs of this instance (periodic redelivery), cancelled on close.
     background: list[asyncio.Task[None]] = field(default_factory=list)
     receiving: ReceiverLoad = field(default_factory=lambda: ReceiverLoad())
+    triage: Triage = field(default_factory=Triage)
 
     def notify_worker(self) -> None:
         if self.worker is not None:
@@ -129,6 +131,7 @@ async def build_services(
     worker: Worker | None = None
     extras: dict[str, Any] = {}
     background: list[asyncio.Task[None]] = []
+    triage = Triage()
     private_key = settings.app_private_key()
     if settings.app_id and private_key:
         github = GitHubApp(
@@ -161,6 +164,7 @@ async def build_services(
         extras.update(configs=configs, catch_up=catch_up, reminders=reminders)
         if chats:
             extras["chat"] = chats[0]
+        triage = Triage(configs.known_scheme, forget=configs.invalidate)
         worker = Worker(
             inbox,
             responder.handle,
@@ -207,4 +211,5 @@ async def build_services(
         github_transport=github_transport,
         background=background,
         receiving=receiving,
+        triage=triage,
     )

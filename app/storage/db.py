@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -76,6 +77,9 @@ deliveries = Table(
     # Attempts cut off unfinished (the process died, or its lease ran out): a delivery that
     # kills the process every time is given up after max_attempts of these.
     Column("abandoned", Integer, nullable=False, default=0, server_default=text("0")),
+    # Claimed in lane order: 0 may concern an incident, 1 other work (app/service/triage.py); 2 was
+    # decided unrelated at receipt and stored as done.
+    Column("lane", SmallInteger, nullable=False, default=0, server_default=text("0")),
 )
 # Unfinished deliveries by issue: the claim walks it to find each issue's oldest one. It is
 # the table's only index beside the keys: each index is a cost on every stored delivery, and

@@ -21,7 +21,7 @@ from prometheus_client import (
 
 from app.domain.commands import Command
 from app.domain.records import EntryKind, Incident
-from app.queue.inbox import Delivery, Inbox
+from app.queue.inbox import LANE_NAMES, Delivery, Inbox
 
 # Path shapes, most specific first: ids and names become placeholders so series stay few.
 _ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -121,6 +121,35 @@ class Metrics:
             ["state"],
             registry=r,
         )
+        self.lane_depth = Gauge(
+            "incident_flow_inbox_lane_depth",
+            "Deliveries waiting or in progress, by lane (incident work is claimed first)",
+            ["lane"],
+            registry=r,
+        )
+        self.lane_oldest = Gauge(
+            "incident_flow_inbox_lane_oldest_age_seconds",
+            "Age of the oldest delivery waiting or in progress, by lane (0 when none)",
+            ["lane"],
+            registry=r,
+        )
+        self.finished = Counter(
+            "incident_flow_deliveries_finished_total",
+            "Deliveries finished (done or dead): by the worker, or at receipt when they "
+            "cannot concern an incident; rate() gives deliveries finished per second",
+            ["by"],
+            registry=r,
+        )
+        self.finished_rate = Gauge(
+            "incident_flow_deliveries_finished_per_second",
+            "Deliveries finished per second since the scrape before",
+            registry=r,
+        )
+        self._finished_by_worker = self.finished.labels(by="worker")
+        self._finished_at_receipt = self.finished.labels(by="receipt")
+        self._worker_finished = 0
+        self._settled_seen = 0  # the inbox's count of deliveries settled at receipt, as read
+        self._rate_from: tuple[float, float] | None = None  # (time, finished) last scrape
         self.transitions = Counter(
             "incident_flow_transitions_total",
             "Recorded status moves (from=none: an incident recorded)",
@@ -164,10 +193,14 @@ class Metrics:
         self.latency.labels(event=delivery.event).observe(duration)
         if outcome == "dead":
             self.dead.labels(event=delivery.event).inc()
+            self._finished_by_worker.inc()
+            self._worker_finished += 1
         elif outcome.startswith("retry"):
             self.failed.labels(event=delivery.event).inc()
         else:
             self.processed.labels(event=delivery.event).inc()
+            self._finished_by_worker.inc()
+            self._worker_finished += 1
         if delivery.event == "issue_comment":
             for name in self.commands_of(delivery):
                 self.commands.labels(name=name, outcome=command_outcome(outcome)).inc()
@@ -210,7 +243,21 @@ class Metrics:
         counts = await inbox.counts()
         for state in ("pending", "processing", "done", "dead"):
             self.inbox_state.labels(state=state).set(counts.get(state, 0))
+        now = datetime.now(UTC)
+        for lane, (waiting, since) in (await inbox.lanes()).items():
+            self.lane_depth.labels(lane=LANE_NAMES[lane]).set(waiting)
+            age = (now - since).total_seconds() if since is not None else 0.0
+            self.lane_oldest.labels(lane=LANE_NAMES[lane]).set(max(0.0, age))
+        self._finished_at_receipt.inc(max(0, inbox.settled_at_receipt - self._settled_seen))
+        self._settled_seen = inbox.settled_at_receipt
+        self._rate(now.timestamp())
         return bytes(generate_latest(self.registry))
+
+    def _rate(self, at: float) -> None:
+        total = self._worker_finished + self._settled_seen
+        if self._rate_from is not None and at > self._rate_from[0]:
+            self.finished_rate.set((total - self._rate_from[1]) / (at - self._rate_from[0]))
+        self._rate_from = (at, total)
 
 
 def command_outcome(outcome: str) -> str:

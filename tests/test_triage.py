@@ -1,0 +1,258 @@
+"""Incidents first under floods: triage at receipt, lanes, fairness, order and exactly-once."""
+
+import asyncio
+import json
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+
+from app.domain.labels import LabelScheme
+from app.domain.payloads import Event
+from app.queue.inbox import INCIDENT, OTHER, UNRELATED, Envelope, Inbox
+from app.queue.worker import Worker
+from app.service.triage import Triage
+from app.storage.db import deliveries, incidents, utcnow
+from tests.conftest import REPO, Harness
+from tests.test_inbox import Recorder, open_inbox
+
+
+def envelope(n: int, issue: int | None, lane: int, installation: int = 1) -> Envelope:
+    return Envelope(
+        delivery_id=f"d-{n}",
+        event="issues",
+        action="labeled",
+        installation_id=installation,
+        repo="octo/ops",
+        issue_key=f"7#{issue}" if issue is not None else None,
+        payload="{}",
+        lane=lane,
+    )
+
+
+async def rows(inbox: Inbox) -> dict[str, tuple[str, int, str | None]]:
+    async with inbox.engine.connect() as conn:
+        found = await conn.execute(
+            select(
+                deliveries.c.delivery_id,
+                deliveries.c.state,
+                deliveries.c.lane,
+                deliveries.c.outcome,
+            )
+        )
+        return {d: (state, lane, outcome) for d, state, lane, outcome in found}
+
+
+# ---- triage: the lane told from the payload -----------------------------------------------
+
+
+def event(labels: list[str], **extra: Any) -> Event:
+    payload = {
+        "action": "labeled",
+        "issue": {"id": 1, "number": 5, "labels": [{"name": n} for n in labels]},
+        "repository": {"id": 7, "full_name": "octo/ops"},
+        "installation": {"id": 1},
+        **extra,
+    }
+    return Event.model_validate(payload)
+
+
+def test_triage_tells_incident_work_from_the_payload() -> None:
+    renamed = LabelScheme(incident="outage", reported="outage:reported")
+    known = Triage(lambda repo: renamed if repo == "octo/ops" else None)
+    unknown = Triage()
+    assert known.lane("issues", event(["bug"]), b"") == UNRELATED
+    assert known.lane("issues", event(["Outage"]), b"") == INCIDENT  # the renamed label
+    assert known.lane("issues", event(["outage:reported"]), b"") == INCIDENT
+    assert known.lane("issues", event(["incident"]), b"") == INCIDENT  # the default, too
+    assert known.lane("issues", event(["bug"], action="closed"), b"") == OTHER  # a retro?
+    # A repo whose config this instance has not read: nothing is decided at receipt.
+    assert unknown.lane("issues", event(["outage"]), b"") == OTHER
+    assert unknown.lane("issues", event(["incident"]), b"") == INCIDENT
+    command = {"action": "created", "comment": {"id": 9, "body": "ok\n/status stable"}}
+    assert known.lane("issue_comment", event([], **command), b"") == INCIDENT
+    chatter = {"action": "created", "comment": {"id": 9, "body": "looks like /status to me"}}
+    assert known.lane("issue_comment", event([], **chatter), b"") == OTHER
+    pull = event([])
+    assert pull.issue is not None
+    pull.issue.pull_request = {"url": "x"}
+    assert known.lane("issues", pull, b"") == UNRELATED
+    sub = event([], parent_issue={"id": 2, "number": 4, "labels": [{"name": "outage"}]})
+    sub.sub_issue = sub.issue
+    assert known.lane("sub_issues", sub, b"") == INCIDENT
+    assert known.lane("installation", Event.model_validate({}), b"") == INCIDENT
+    push = Event.model_validate({"repository": {"id": 7, "full_name": "octo/ops"}})
+    assert known.lane("push", push, b'{"modified": [".github/incidents.yml"]}') == INCIDENT
+    assert known.lane("push", push, b'{"modified": ["README.md"]}') == OTHER
+
+
+# ---- the inbox: settled at receipt, lanes, per-issue order --------------------------------
+
+
+async def test_unrelated_deliveries_are_settled_at_receipt_once(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    assert await inbox.store_verdict(envelope(1, 1, UNRELATED)) == "settled"
+    assert await inbox.store_verdict(envelope(1, 1, UNRELATED)) == "duplicate"
+    assert await inbox.store_verdict(envelope(2, None, UNRELATED)) == "settled"
+    assert (await rows(inbox))["d-1"] == ("done", UNRELATED, "not an incident")
+    assert inbox.settled_at_receipt == 2
+    assert await inbox.claim("w", 10, 60) == []
+    await inbox.engine.dispose()
+
+
+async def test_unrelated_delivery_of_a_known_incident_is_incident_work(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    now = utcnow()
+    async with inbox.engine.begin() as conn:
+        await conn.execute(
+            incidents.insert().values(
+                repo="octo/ops",
+                repo_id=7,
+                number=3,
+                title="t",
+                status="stabilization-pending",
+                managed=True,
+                declared_at=now,
+                declared_by="alice",
+                updated_at=now,
+            )
+        )
+    # Repo 7 issue 4 and repo 8 issue 3 are not the incident: repo and number go together.
+    assert await inbox.store_verdict(envelope(1, 3, UNRELATED)) == "queued"
+    assert await inbox.store_verdict(envelope(2, 4, UNRELATED)) == "settled"
+    other_repo = Envelope("d-3", "issues", "labeled", 1, "octo/web", "8#3", "{}", UNRELATED)
+    assert await inbox.store_verdict(other_repo) == "settled"
+    assert (await rows(inbox))["d-1"] == ("pending", INCIDENT, None)
+    await inbox.engine.dispose()
+
+
+async def test_incident_work_is_claimed_before_a_flood_of_other_work(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    for n in range(40):
+        await inbox.store(envelope(n, 100 + n, OTHER))
+    await inbox.store(envelope(99, 5, INCIDENT))
+    claimed = await inbox.claim("w", 1, 60)
+    assert [d.delivery_id for d in claimed] == ["d-99"]
+    assert claimed[0].lane == INCIDENT
+    await inbox.engine.dispose()
+
+
+async def test_incident_work_never_overtakes_its_issue_and_promotes_it(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    for n in range(10):
+        await inbox.store(envelope(n, 100 + n, OTHER))  # a flood on other issues
+    await inbox.store(envelope(20, 5, OTHER))  # issue 5: a comment, say
+    # Pending work on issue 5: an unrelated delivery queues behind it, it is not settled.
+    assert await inbox.store_verdict(envelope(21, 5, UNRELATED)) == "queued"
+    await inbox.store(envelope(22, 5, INCIDENT))  # then issue 5 becomes an incident
+    state = await rows(inbox)
+    assert [state[f"d-{n}"][1] for n in (20, 21, 22)] == [INCIDENT] * 3  # promoted
+    order = []
+    while batch := await inbox.claim("w", 1, 60):
+        order.append(batch[0].delivery_id)
+        await inbox.finish(batch[0], "w", "ok")
+    assert order[:3] == ["d-20", "d-21", "d-22"]  # first, and in the issue's order
+    assert len(order) == 13
+    await inbox.engine.dispose()
+
+
+async def test_a_noisy_installation_cannot_starve_another(database_url: str) -> None:
+    inbox = await open_inbox(database_url)
+    for n in range(30):  # installation 1: thirty incident-lane issues, all older
+        await inbox.store(envelope(n, 100 + n, INCIDENT, installation=1))
+    await inbox.store(envelope(50, 7, INCIDENT, installation=2))
+    await inbox.store(envelope(51, 8, OTHER, installation=3))
+    claimed = await inbox.claim("w", 2, 60)
+    assert {d.delivery_id for d in claimed} == {"d-0", "d-50"}
+    await inbox.engine.dispose()
+
+
+async def test_two_instances_with_lanes_process_everything_once_in_order(
+    database_url: str,
+) -> None:
+    first, second = await open_inbox(database_url), await open_inbox(database_url)
+    lanes = (INCIDENT, OTHER, UNRELATED, OTHER, UNRELATED)
+    verdicts = {}
+    for n in range(150):
+        target = first if n % 2 else second
+        # Issues 0-9 also get unrelated deliveries: queued behind their work, or settled.
+        verdicts[n] = await target.store_verdict(envelope(n, n % 10, lanes[n % 5], n % 3))
+    recorder = Recorder()
+    workers = [
+        Worker(first, recorder.handler("a"), concurrency=5, worker_id="a"),
+        Worker(second, recorder.handler("b"), concurrency=5, worker_id="b"),
+    ]
+    await asyncio.gather(*(w.run_until_idle(timeout=60) for w in workers))
+    state = await rows(first)
+    queued = {n for n, verdict in verdicts.items() if verdict == "queued"}
+    handled = [seq for _, seq, _ in recorder.handled]
+    assert len(handled) == len(set(handled)) == len(queued), "each processed exactly once"
+    assert all(state[f"d-{n}"][0] == "done" for n in range(150))
+    assert recorder.overlaps == 0
+    per_issue = defaultdict(list)
+    for key, seq, _ in recorder.handled:
+        per_issue[key].append(seq)
+    assert all(s == sorted(s) for s in per_issue.values()), "per-issue order kept"
+    await first.engine.dispose()
+    await second.engine.dispose()
+
+
+# ---- through the receiver ------------------------------------------------------------------
+
+
+async def test_flood_of_unrelated_labels_is_settled_and_the_incident_goes_first(
+    harness: Harness,
+) -> None:
+    fake = harness.fake
+    # The first unrelated delivery reads the repo's config: from then on, it is known.
+    plain, events = fake.open_issue(REPO, labels=["bug"])
+    await harness.run(events)
+    assert harness.services.triage.names(REPO) is not None
+    answers = []
+    for n in range(30):
+        payload = json.loads(json.dumps(events[0][1]))
+        payload["action"] = "labeled"
+        payload["label"] = {"name": f"triage-{n}"}
+        answers.append((await harness.post("issues", payload)).json()["message"])
+    assert answers == ["stored; not about an incident"] * 30
+    issue, declared = fake.open_issue(REPO, labels=["incident", "severity:1"])
+    await harness.send(declared)
+    worker = harness.services.worker
+    assert worker is not None
+    claimed = await harness.services.inbox.claim(worker.worker_id, 1, 60)
+    assert claimed and claimed[0].issue_key == f"{fake.repo(REPO).id}#{issue.number}"
+    await harness.services.inbox.release_all()
+    await harness.settle()
+    assert await harness.record(issue.number) is not None
+    assert await harness.record(plain.number) is None
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'incident_flow_inbox_lane_depth{lane="incident"} 0.0' in metrics
+    assert 'incident_flow_inbox_lane_oldest_age_seconds{lane="other"}' in metrics
+    assert 'incident_flow_deliveries_finished_total{by="receipt"} 30.0' in metrics
+    assert "incident_flow_deliveries_finished_per_second" in metrics
+
+
+async def test_a_renamed_incident_label_is_incident_work_and_a_push_forgets_names(
+    harness: Harness,
+) -> None:
+    fake = harness.fake
+    config = ".github/incidents.yml"
+    fake.repo(REPO).files[config] = "labels:\n  incident: 'ops incident'\n"
+    plain, events = fake.open_issue(REPO, labels=["bug"])
+    await harness.run(events)  # the config is read: `ops incident` is this repo's label
+    names = harness.services.triage.names(REPO)
+    assert names is not None and "ops incident" in names
+    issue, declared = fake.open_issue(REPO, labels=["ops incident", "severity:2"])
+    answer = await harness.post(*declared[0])
+    assert answer.json()["message"] == "queued"
+    await harness.settle()
+    assert await harness.record(issue.number) is not None
+    # A push of the config: its names may change, so nothing is decided at receipt until
+    # the worker reads it again.
+    push = fake.push_file(REPO, config, "labels:\n  incident: 'outage'\n")
+    await harness.send(push)
+    assert harness.services.triage.names(REPO) is None
+    relabel = fake.label(REPO, plain.number, add=["outage"])
+    await harness.send(relabel)
+    await harness.settle()
+    assert await harness.record(plain.number) is not None
