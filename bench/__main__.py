@@ -237,7 +237,7 @@ NOTES = """## What was done for each target, and where one is missed
   worker drained deliveries about ordinary issues at 250-400 a second: an incident opened
   during a flood of 31,658 unrelated deliveries waited 10.6 s, one opened right after it
   99.9 s. Now the receiver triages each delivery from its parsed payload
-  (`app/triage.py`), and one that cannot concern an incident is decided in the storing
+  (`app/service/triage.py`), and one that cannot concern an incident is decided in the storing
   batch: stored as done, `not an incident`, after one index seek per issue for queued work
   and one key lookup for a known incident or report, in the same transaction. Nothing of
   the flood queues, so neither incident waits behind it; the worker's claims take the
@@ -351,7 +351,7 @@ def report(figures: dict[str, Any], command: str) -> str:
             "`incident` and `severity:1`); a second one right after wrk stops. The time is "
             "from sending its delivery to the fake GitHub showing a status label and a lead "
             "on the issue (polled every 20 ms). `settled at receipt`: unrelated deliveries "
-            "stored as done in the receiver's own batch (app/triage.py); `queued`: the rest "
+            "stored as done in the receiver's own batch (app/service/triage.py); `queued`: the rest "
             "of the flood, left for the worker. The service is pinned to one core.",
             "",
             flood_lines(figures["flood"]),
