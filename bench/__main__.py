@@ -351,8 +351,8 @@ def report(figures: dict[str, Any], command: str) -> str:
             "`incident` and `severity:1`); a second one right after wrk stops. The time is "
             "from sending its delivery to the fake GitHub showing a status label and a lead "
             "on the issue (polled every 20 ms). `settled at receipt`: unrelated deliveries "
-            "stored as done in the receiver's own batch (app/service/triage.py); `queued`: the rest "
-            "of the flood, left for the worker. The service is pinned to one core.",
+            "stored as done in the receiver's own batch (app/service/triage.py); `queued`: "
+            "the rest of the flood, left for the worker. The service is pinned to one core.",
             "",
             flood_lines(figures["flood"]),
             "",
