@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -52,10 +54,33 @@ def test_unknown_sslmode_is_refused_by_name() -> None:
         for_asyncpg("postgresql+asyncpg://u@h/db?sslmode=sometimes")
 
 
-def test_a_root_certificate_makes_a_verifying_context() -> None:
-    cafile = ssl.get_default_verify_paths().cafile
-    if not cafile:
-        pytest.skip("no system CA bundle to stand in for sslrootcert")
+def self_signed_certificate(path: Path) -> str:
+    """A CA certificate of our own to stand in for `sslrootcert` (no system bundle needed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "incident-flow test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_a_root_certificate_makes_a_verifying_context(tmp_path: Path) -> None:
+    cafile = self_signed_certificate(tmp_path / "root.pem")
     context = ssl_argument("verify-full", {"sslrootcert": cafile})
     assert isinstance(context, ssl.SSLContext)
     assert (context.check_hostname, context.verify_mode) == (True, ssl.CERT_REQUIRED)
