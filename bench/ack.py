@@ -64,9 +64,14 @@ def run_wrk(wrk: str, url: str, body_file: Path, prefix: str, seconds: int) -> d
 def measure(
     wrk: str, name: str, service: Service, body_file: Path, seconds: int
 ) -> tuple[WrkRun, str]:
-    run_wrk(wrk, service.url, body_file, f"warm-{uuid.uuid4().hex[:8]}", 2)
+    return measure_url(wrk, name, service.url, body_file, seconds)
+
+
+def measure_url(wrk: str, name: str, url: str, body_file: Path, seconds: int) -> tuple[WrkRun, str]:
+    """A short warm-up, then one wrk round against `url`: its figures and the ids' prefix."""
+    run_wrk(wrk, url, body_file, f"warm-{uuid.uuid4().hex[:8]}", 2)
     prefix = f"{name}-{uuid.uuid4().hex[:8]}"
-    data = run_wrk(wrk, service.url, body_file, prefix, seconds)
+    data = run_wrk(wrk, url, body_file, prefix, seconds)
     errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
     run = WrkRun(
         name,

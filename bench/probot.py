@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from app.sandbox.github import FakeGitHub
-from bench.ack import WrkRun, prime, run_wrk
+from bench.ack import WrkRun, measure_url, prime
 from bench.common import REPO, count_stored
 from bench.scale import _admin
 from tests.conftest import SECRET, sign
@@ -146,20 +146,7 @@ class Probot:
 
 
 def _measure(url: str, bodies: Path, name: str, seconds: int) -> tuple[WrkRun, str]:
-    run_wrk("wrk", url, bodies, f"warm-{uuid.uuid4().hex[:8]}", 2)
-    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
-    data = run_wrk("wrk", url, bodies, prefix, seconds)
-    errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
-    run = WrkRun(
-        name,
-        data["requests"],
-        data["duration_us"] / 1e6,
-        data["non2xx"],
-        errors,
-        data["p50_us"] / 1000,
-        data["p99_us"] / 1000,
-    )
-    return run, prefix
+    return measure_url("wrk", name, url, bodies, seconds)
 
 
 def _ours(
