@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def reads_environment(self) -> bool:
+        """The variables repo configs name (`chat`) are read from the environment and `.env`
+        (the sandbox's settings, which read neither, say no)."""
+        return True
+
+    @property
     def configured(self) -> bool:
         """The App's credentials are present: webhooks are processed."""
         return bool(self.app_id and (self.private_key or self.private_key_path))

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,8 @@ import respx
 from app.domain.chat_config import Chat
 from app.domain.config_file import parse_config
 from app.domain.lifecycle import Severity
+from app.logs import configure
+from app.service.chat_post import Environment, environment_for
 from app.settings import Settings
 from app.storage.chat_threads import ChatThreads, Thread
 from app.storage.db import create_schema, make_engine
@@ -395,3 +399,51 @@ def test_chat_config_defaults() -> None:
     assert not chat.own
     config, errors = parse_config(BOT_CONFIG)
     assert errors == () and config.chat.own and config.chat.channel == "#incidents"
+
+
+def test_variables_come_from_the_environment_then_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CHAT_FROM_FILE=https://file.test/x\nCHAT_BOTH=file\n")
+    monkeypatch.setenv("CHAT_BOTH", "environment")
+    env = Environment(env_file)
+    assert env.get("CHAT_FROM_FILE") == "https://file.test/x"
+    assert env.get("CHAT_BOTH") == "environment"
+    assert env.get("CHAT_NONE") is None
+    assert Environment(tmp_path / "missing").get("CHAT_FROM_FILE") is None
+
+
+async def test_no_token_or_url_reaches_a_log_line(
+    chatty: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    chatty.fake.repo(REPO).files[CONFIG] = BOT_CONFIG.replace(
+        "chat:\n", "chat:\n  webhook: CHAT_OPS_BRIDGE\n"
+    )
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure("DEBUG", "json")  # as the service runs, at its most talkative
+    root.addHandler(caplog.handler)
+    try:
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(f"{API}/chat.postMessage").mock(
+                side_effect=httpx.ConnectError(f"Bearer {TOKEN} refused")
+            )
+            mock.post(BRIDGE).mock(side_effect=httpx.ConnectError(f"cannot reach {BRIDGE}"))
+            number = await declare(chatty)
+            await move(chatty, number, ST, SP)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("slack_bot message not delivered: ConnectError" in line for line in lines)
+    assert any("webhook message not delivered: ConnectError" in line for line in lines)
+    assert not [line for line in lines if "secret" in line or "BRIDGESECRET" in line]
+    assert counted(chatty, "webhook", "failed") == 2
+
+
+def test_the_sandbox_reads_no_chat_variable(tmp_path: Path) -> None:
+    from app.sandbox.runner import sandbox_settings
+
+    assert environment_for(sandbox_settings(tmp_path)).get("CHAT_OPS_BOT") is None
+    assert Environment().get("CHAT_OPS_BOT") == TOKEN  # the service's own settings do

@@ -20,6 +20,8 @@ import httpx
 from dotenv import dotenv_values
 from prometheus_client import CollectorRegistry, Counter
 
+from app.settings import Settings
+
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 500  # messages in flight at once; beyond, new ones are dropped (and counted)
@@ -28,13 +30,16 @@ MAX_HOLD = 300.0  # longest Retry-After honoured, in seconds
 
 class Environment:
     """The variables a repo config names: the process's environment, then `.env` (read once,
-    at the first look), as the settings are read."""
+    at the first look), as the settings are read. `process=False`: none of them."""
 
-    def __init__(self, env_file: Path | None = Path(".env")) -> None:
+    def __init__(self, env_file: Path | None = Path(".env"), *, process: bool = True) -> None:
         self.env_file = env_file
+        self.process = process
         self._file: dict[str, str | None] | None = None
 
     def get(self, name: str) -> str | None:
+        if not self.process:
+            return None
         value = os.environ.get(name)
         if value:
             return value
@@ -45,6 +50,11 @@ class Environment:
             except (OSError, UnicodeDecodeError):
                 self._file = {}
         return self._file.get(name) or None
+
+
+def environment_for(settings: Settings) -> Environment:
+    """The sandbox's settings read nothing of the machine: nor do its repo configs."""
+    return Environment() if settings.reads_environment else Environment(None, process=False)
 
 
 class Sender:

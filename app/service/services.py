@@ -24,7 +24,7 @@ from app.queue.retention import keep_pruning, kept_for
 from app.queue.webhooks import BodyGate
 from app.queue.worker import Worker
 from app.service.catch_up import CatchUp
-from app.service.chat_post import Environment, Sender
+from app.service.chat_post import Sender, environment_for
 from app.service.notifiers import ChannelKit, channels
 from app.service.reminders import ReminderScheduler
 from app.service.responder import Responder
@@ -152,7 +152,8 @@ async def build_services(
         reads = GitHubReads(github, configs, PermissionCache())
         router = Router(reads, store, books, covered=readlog.covered, seen=seen.note)
         sender = Sender(timeout=settings.notifier_timeout_seconds, registry=metrics.registry)
-        chats = channels(settings, ChannelKit(sender, Environment(), ChatThreads(engine)))
+        kit = ChannelKit(sender, environment_for(settings), ChatThreads(engine))
+        chats = channels(settings, kit)
         responder = Responder(
             github, reads, router, store, books, configs, readlog, [metrics, *chats]
         )
