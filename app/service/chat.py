@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from app.domain.chat import Heard, slack_change
 from app.domain.records import Incident
 from app.service.chat_post import Environment, Sender, named
-from app.service.slack_threads import SlackThreads
+from app.service.slack_threads import BOT, SlackThreads
 from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.service.notifiers import ChannelKit
 
-WEBHOOK, BOT = "slack", "slack_bot"  # the channel label of the chat metric and logs
+WEBHOOK = "slack"  # the channel's label in the chat metric and the logs (the bot's: BOT)
 
 
 def slack_payload(text: str) -> dict[str, object]:
