@@ -109,9 +109,17 @@ def _next_moves(
     for move in moves:
         ways = [f"`{commands[move]}`"] if move in commands else []
         ways.append(f"the label `{scheme.status_label(move)}`")
+        # What holds a move (app/domain/gates.py), said from the record: no call is needed.
         if move is Status.REVIEWED and retro_number is not None:
-            ways.append(f"closing #{retro_number} as completed")
-        lines.append(f"- {move.display}: {_either(ways)}")
+            held = " and ".join(ways)
+            verb = "waits" if len(ways) == 1 else "wait"
+            text = f"closing #{retro_number} as completed ({held} {verb} until it is closed)"
+        elif move is Status.RESOLVED:
+            text = f"{_either(ways)}, once every stabilization issue (`{scheme.stabilization}`)"
+            text += " is closed"
+        else:
+            text = _either(ways)
+        lines.append(f"- {move.display}: {text}")
     return lines
 
 

@@ -27,6 +27,9 @@ class Reads(Protocol):
     async def comments_since(
         self, installation_id: int, repo: str, number: int, at: datetime
     ) -> list[dict[str, Any]]: ...
+    async def sub_issues(
+        self, installation_id: int, repo: str, number: int
+    ) -> list[dict[str, Any]]: ...
     async def bot(self) -> str: ...
     def config_changed(self, repo: str) -> None: ...
 
@@ -84,6 +87,12 @@ class GitHubReads:
         path = f"/repos/{repo}/issues/{number}/comments"
         return await self.client(installation_id).paginate(path, since=since)
 
+    async def sub_issues(
+        self, installation_id: int, repo: str, number: int
+    ) -> list[dict[str, Any]]:
+        """The issue's sub-issues (GitHub allows 100 a parent: one page, one call)."""
+        return await self.client(installation_id).list_sub_issues(repo, number)
+
     async def bot(self) -> str:
         return await self.github.bot_login()
 
@@ -121,6 +130,11 @@ class PayloadReads:
     ) -> list[dict[str, Any]]:
         return []
 
+    async def sub_issues(
+        self, installation_id: int, repo: str, number: int
+    ) -> list[dict[str, Any]]:
+        return []  # a dry run holds nothing back: it cannot see the sub-issues
+
     async def bot(self) -> str:
         return "incident-flow[bot]"
 
@@ -146,6 +160,18 @@ def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
         created_at=github_time(data.get("created_at")),
         body=str(data.get("body") or ""),
     )
+
+
+def parent_number(data: dict[str, Any], repo: str) -> int | None:
+    """The number of the issue's parent in the same repository, from `parent_issue_url`
+    (`…/repos/OWNER/REPO/issues/N`) of the issue as read; None without one, or elsewhere."""
+    url = data.get("parent_issue_url")
+    if not isinstance(url, str):
+        return None
+    where, _, number = url.rpartition("/issues/")
+    if not where.casefold().endswith(f"/repos/{repo}".casefold()):
+        return None
+    return int(number) if number.isdigit() and len(number) <= 18 else None
 
 
 def labelled(data: dict[str, Any], name: str) -> bool:

@@ -14,9 +14,11 @@ from app.domain.config import CONFIG_PATH, LoadedConfig
 from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
+from app.domain.gates import wanted_for_commands, wanted_for_labels
 from app.domain.lifecycle import CLOSED, Status
 from app.domain.payloads import Event
 from app.domain.records import Incident
+from app.domain.work import concerns_work
 from app.github.sources import (
     Reads,
     event_time,
@@ -27,6 +29,7 @@ from app.github.sources import (
     labelled,
 )
 from app.queue.inbox import Delivery
+from app.service.gate_reads import gates_of, work_snapshot
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -113,6 +116,13 @@ class Router:
         incident = await self.store.load(repo_id, event.issue.number)
         scheme = loaded.config.scheme
         if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+            if sidebar and event.label is not None and concerns_work(event.label.name, scheme):
+                # A priority or stabilization label on what may be an incident's sub-issue.
+                work = await work_snapshot(self.reads, self.store, installation, event, loaded)
+                if isinstance(work, str):
+                    return work
+                (snapshot, read), occurrence = work, Occurrence(Kind.WORK, hint)
+                return Turn(installation, occurrence, snapshot, prefix="sub-issue: ", read=read)
             # Saves a read of every ordinary issue: `incident` added later is a delivery too.
             return "not an incident"
         data, read_at = await self.reads.issue(installation, repo, event.issue.number)
@@ -120,9 +130,12 @@ class Router:
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
-        snapshot = Snapshot(
-            issue, incident, loaded, await self.history(repo_id, issue.number, incident)
-        )
+        history = await self.history(repo_id, issue.number, incident)
+        gates = None
+        if wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number):
+            # A move toward Resolved or Reviewed: what may hold it, in one call.
+            gates = await gates_of(self.reads, installation, issue, scheme, history)
+        snapshot = Snapshot(issue, incident, loaded, history, gates=gates)
         read = (github_time(data.get("updated_at")), read_at)
         return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
 
@@ -214,13 +227,18 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
+        history = await self.history(repo_id, issue.number, known)
+        gates = None
+        if permitted and wanted_for_commands(known, [c.name for c in run]):
+            gates = await gates_of(self.reads, installation, issue, loaded.config.scheme, history)
         snapshot = Snapshot(
             issue,
             known,
             loaded,
-            await self.history(repo_id, issue.number, known),
+            history,
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
+            gates=gates,
         )
         occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
         prefix = f"commands {','.join(c.name for c in run)}: "

@@ -175,7 +175,18 @@ class GitHubState:
             "closed_at": iso(issue.updated_at) if issue.state == "closed" else None,
             "html_url": f"https://github.com/{repo.full_name}/issues/{issue.number}",
             "performed_via_github_app": {"id": 1, "slug": APP_SLUG} if issue.via_app else None,
+            "parent_issue_url": self._parent_url(issue),
         }
+
+    def _parent_url(self, issue: FakeIssue) -> str | None:
+        """GitHub's `parent_issue_url` of a sub-issue (its parent may be in another repo)."""
+        if issue.parent is None:
+            return None
+        for repo in self.repos.values():
+            for parent in repo.issues.values():
+                if parent.id == issue.parent:
+                    return f"https://api.github.com/repos/{repo.full_name}/issues/{parent.number}"
+        return None
 
     def comment_payload(self, repo: FakeRepo, comment: FakeComment) -> dict[str, Any]:
         return {
