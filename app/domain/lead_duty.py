@@ -62,6 +62,10 @@ class _State:
             and self.status not in CLOSED
         )
 
+    def duty(self) -> tuple[str | None, Severity | None] | None:
+        """Who leads at which severity; None while nobody is on duty."""
+        return (self.lead, self.severity) if self.on_duty() else None
+
     def after(self, entry: TimelineEntry) -> _State:
         if entry.kind in _STATUS_KINDS:
             return replace(self, status=_status(entry.to_value) or self.status)
@@ -86,7 +90,8 @@ def lead_periods(incident: Incident) -> list[LeadPeriod]:
     start = incident.declared_at
     for entry in changes:
         after = state.after(entry)
-        if after == state:
+        if after.duty() == state.duty():
+            state = after  # Stabilized → Under investigation: the same period goes on
             continue
         # Deliveries may carry times slightly out of order: a period never ends before it began.
         at = max(entry.at, start)
