@@ -5,7 +5,7 @@ timeline takes a UTC date and time:
 
 - `2026-11-02 08:30`, `2026-11-02T08:30:15Z`, `2026-11-02T09:30+01:00`: a date and time;
 - `08:30` (or `08:30 UTC`): the latest 08:30 UTC at or before the command;
-- `45m ago`, `1h30m ago` or `-45m`: that long before the command.
+- `45m ago`, `1h30m ago` or `-45m`: that long before the command, to the minute.
 
 The time may not be after the command (never in the future), nor after the incident was
 recorded (later impact is not a backdate), nor more than MAX_BACKDATE before the recording
@@ -49,7 +49,7 @@ def parse_started(text: str, *, now: datetime) -> datetime:
             )
             return at if at <= now else at - timedelta(days=1)
         if span := _ago(text):
-            return (now - parse_duration(span)).replace(microsecond=0)
+            return (now - parse_duration(span)).replace(second=0, microsecond=0)
     except (ValueError, OverflowError):
         pass  # an hour of 25, a month of 13, a span beyond the calendar
     raise ValueError(f"a time like {FORMS}")
