@@ -52,9 +52,12 @@ def render_status(
         ("Status", f"**{incident.status.display}**: {MEANINGS[incident.status]}"),
         ("Lead", f"@{incident.lead}" if incident.lead else "none yet: `/lead` to take it"),
         ("Recorded", f"{format_time(incident.declared_at)} by {incident.declared_by}"),
-        ("Time to stabilize", _since(incident.declared_at, incident.stabilized_at)),
+        ("Time to stabilize", _since(incident.impact_began, incident.stabilized_at)),
         ("Time to resolve", _since(incident.declared_at, incident.resolved_at)),
     ]
+    if incident.impact_started_at is not None:
+        # Time to stabilize counts from here (`/started`); the row says so beside it.
+        rows.insert(4, ("Impact began", format_time(incident.impact_started_at)))
     if retro_number is not None:
         rows.append(("Retrospective", f"#{retro_number}"))
     lines += ["| | |", "|---|---|"] + [f"| **{k}** | {v} |" for k, v in rows] + [""]
