@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.domain.config import RepoConfig
-    from app.domain.facts import Decision, Hint, Issue
+    from app.domain.facts import Decision, Hint, Issue, Related
     from app.domain.labels import LabelScheme
     from app.domain.records import Incident
 
@@ -87,6 +87,8 @@ class CommandContext:
     permitted: bool  # the commenter has triage or higher on the repository
     # When the bot last gave `/help` on this issue, as the shell read it from its comments.
     help_given_at: datetime | None = None
+    # Other issues the comment's commands name, as the shell read them (`/recurrence-of #N`).
+    related: Mapping[int, Related] = field(default_factory=dict)
 
     @property
     def scheme(self) -> LabelScheme:

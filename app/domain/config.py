@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.domain import durations
+from app.domain.alert_payloads import AlertsConfig
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
 from app.domain.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
@@ -217,6 +218,7 @@ class RepoConfig(Strict):
     recurrence_window: timedelta = RECURRENCE_WINDOW
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("recurrence_window", mode="before")
     @classmethod

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from app.domain.alerts import AlertGroup, AlertNotice, on_alert
 from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
 from app.domain.decide import link_stabilization_issue, reconcile_issue
-from app.domain.facts import Decision, Hint, Issue
+from app.domain.facts import Decision, Hint, Issue, Related
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
 from app.domain.issue_form import labels_from_form
@@ -28,6 +30,7 @@ class Kind(StrEnum):
     SUB_ISSUE = "sub-issue"  # a sub-issue was linked
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
+    ALERT = "alert"  # an alert group's notification (app/domain/alerts.py)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Occurrence:
     human_comment_at: datetime | None = None  # a person's comment: reminders count from it
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
+    alert: AlertNotice | None = None  # the alert notification
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class Snapshot:
     history: History = field(default_factory=History)
     permitted: bool = True  # the commenter has triage or higher (comments)
     help_given_at: datetime | None = None  # when `/help` was last answered here (comments)
+    group: AlertGroup | None = None  # the alert group and its incident (alerts)
+    # Other issues the commands name, by number (`/recurrence-of #N`: #N's issue and record).
+    related: Mapping[int, Related] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ class Plan:
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
+    others: tuple[Incident, ...] = ()  # other incidents' records changed with this one
+    alert_group: AlertGroup | None = None  # what to keep of the alert group
 
 
 def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
@@ -83,6 +92,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     config = snapshot.loaded.config
     hint, issue, before = event.hint, snapshot.issue, snapshot.incident
     form: Effects = ()
+    group: AlertGroup | None = None
     match event.kind:
         case Kind.ISSUE:
             if before is None and hint.declarer_permitted:
@@ -107,6 +117,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 event.comment_id,
                 snapshot.permitted,
                 help_given_at=snapshot.help_given_at,
+                related=snapshot.related,
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -115,10 +126,22 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
         case Kind.RETRO_CLOSED:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
+        case Kind.ALERT:
+            assert event.alert is not None
+            step = on_alert(hint, issue, before, config, event.alert, snapshot.group)
+            if step.outcome:
+                return Plan(before, before, outcome=step.outcome)
+            decision, group = step.decision, step.group
         case Kind.STATUS_EDITED | Kind.CATCH_UP:
             decision = Decision(before)
     plan = _follow(event, snapshot, decision)
-    return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
+    return replace(
+        plan,
+        effects=(*form, *plan.effects),
+        human_comment_at=event.human_comment_at,
+        others=decision.others,
+        alert_group=group,
+    )
 
 
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
@@ -127,6 +150,15 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     before, after = snapshot.incident, decision.incident
     effects: list[Effect] = []
     notices: list[Notice] = []
+    for other in decision.others:
+        # Another incident changed too (`/recurrence-of`): its own status comment and notice.
+        related = snapshot.related.get(other.number)
+        extras = related.extras if related is not None else Extras()
+        kept = keep_status(
+            other, config, replace(history, extras=extras), retro_number=extras.retro_number
+        )
+        effects.append(replace(kept, number=other.number))
+        notices.append(Notice(related.incident if related is not None else None, other))
     for effect in decision.plan:
         if not isinstance(effect, OpenIssue) or effect.record is None:
             effects.append(effect)

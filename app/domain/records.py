@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     RECURRED = "recurred"
     STABILIZATION = "stabilization"
     RETRO = "retro"
+    ALERT = "alert"  # an alert group fired again, resolved, or still fires
 
 
 @dataclass(frozen=True)
