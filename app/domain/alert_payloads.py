@@ -223,10 +223,10 @@ def _links(alert: Alert) -> list[str]:
 def plain(text: str, limit: int) -> str:
     """Text for a plain-text place (an issue title): one line, bounded, no mentions."""
     words = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 4]).split()
-    line = " ".join(words)
+    line = _quiet(" ".join(words))
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
-    return _quiet(line)
+    return line
 
 
 def safe(text: str, limit: int) -> str:
