@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.domain.alert_payloads import group_of
+from app.domain.plan import OpenIssue
 from app.sandbox.github import BOT_LOGIN, iso
-from app.storage.db import alert_groups, utcnow
+from app.service.replay import replay
+from app.storage.db import alert_groups, deliveries, utcnow
 from tests.conftest import REPO, RS, SP, Harness
 
 TOKEN = "alerts-token"
@@ -305,3 +307,53 @@ async def test_a_group_key_is_stored_hashed_and_the_stored_alert_is_bounded(h: H
     assert "100 more alerts not shown" in h.fake.issue(REPO, number).body
     group = await h.services.alert_groups.load(h.fake.repo(REPO).id, group_of(GROUP))
     assert group is not None and group.number == number
+
+
+async def test_a_notification_decided_again_after_its_save_does_nothing_more(h: Harness) -> None:
+    start = h.fake.now
+    await alert(h, alertmanager("firing", start))
+    (number,) = h.incident_issues()
+    await ten_minutes_pass_for_comments(h)
+    await alert(h, alertmanager("firing", start + timedelta(minutes=1), count=2))
+    before = await h.record(number)
+    comments = len(h.fake.comments_on(REPO, number))
+    # The process died after the save and before the inbox heard: both are taken again.
+    async with h.services.engine.begin() as conn:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.event == "alert")
+            .values(state="pending", finished_at=None, outcome=None)
+        )
+    await h.settle()
+    assert h.incident_issues() == [number]
+    assert await h.record(number) == before
+    assert len(h.fake.comments_on(REPO, number)) == comments
+
+
+async def test_replay_decides_a_stored_alert_as_the_service_would(
+    h: Harness, tmp_path: Path
+) -> None:
+    await post_alert(h, alertmanager("firing", h.fake.now))
+    async with h.services.engine.connect() as conn:
+        payload = (await conn.execute(select(deliveries.c.payload))).scalar_one()
+    path = tmp_path / "alert.json"
+    path.write_text(payload)
+    result = await replay(h.services.settings, path, "alert", dry_run=True)
+    assert result.plan is not None
+    (opened,) = [e for e in result.plan.effects if isinstance(e, OpenIssue)]
+    assert opened.title == "API latency is high" and "severity:1" in opened.labels
+
+
+async def test_the_alert_group_is_kept_on_either_database(harness_for, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    h = await harness_for(database_url, alerts_token=TOKEN)
+    h.fake.repo(REPO)  # the App's repository
+    start = h.fake.now
+    await alert(h, alertmanager("firing", start))
+    (number,) = h.incident_issues()
+    repo_id = h.fake.repo(REPO).id
+    first = await h.services.alert_groups.load(repo_id, group_of(GROUP))
+    assert first is not None and first.number == number and first.status == "firing"
+    await alert(h, alertmanager("resolved", start, ends=start + timedelta(minutes=3)))
+    kept = await h.services.alert_groups.load(repo_id, group_of(GROUP))
+    assert kept is not None and kept.status == "resolved"
+    assert kept.commented_at == first.commented_at  # a resolution has its own once-rule

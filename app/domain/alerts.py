@@ -59,8 +59,25 @@ def on_alert(
     """An alert group's notification: open its incident, or note it on the one it has.
 
     `incident` is the group's incident and `issue` its issue (a placeholder when there is
-    none); `hint.at` is the alerts' own time, `hint.actor` the App.
+    none); `hint.at` is the alerts' own time, `hint.actor` the App. Every timeline entry it
+    adds carries the notification's identity: decided again (a retry after the save), it
+    does nothing more.
     """
+    ref = f"alert:{notice.key}"
+    if incident is not None and incident.has_ref(ref):
+        return AlertStep(Decision(incident), outcome="alert: applied already")
+    step = _step(hint, issue, incident, config, notice, group)
+    return _tagged(step, incident, ref)
+
+
+def _step(
+    hint: Hint,
+    issue: Issue,
+    incident: Incident | None,
+    config: RepoConfig,
+    notice: AlertNotice,
+    group: AlertGroup | None,
+) -> AlertStep:
     payload = notice.payload
     if group is None or incident is None or _withdrawn_before(incident, hint.at):
         if not payload.firing:
@@ -75,6 +92,27 @@ def on_alert(
     if incident.status in CLOSED:
         return _fired_after_resolution(hint, issue, incident, config, notice, group)
     return _firing_again(hint, incident, notice, group)
+
+
+def _tagged(step: AlertStep, before: Incident | None, ref: str) -> AlertStep:
+    """The step with `ref` on every entry it added, the issues it opens included."""
+    decision = step.decision
+    incident = decision.incident
+    if incident is not None:
+        incident = _tag(incident, len(before.timeline) if before is not None else 0, ref)
+    effects = tuple(
+        replace(e, record=_tag(e.record, 0, ref))
+        if isinstance(e, OpenIssue) and e.record is not None
+        else e
+        for e in decision.plan
+    )
+    return replace(step, decision=replace(decision, incident=incident, plan=effects))
+
+
+def _tag(incident: Incident, start: int, ref: str) -> Incident:
+    entries = incident.timeline
+    tagged = tuple(e if i < start or e.ref else replace(e, ref=ref) for i, e in enumerate(entries))
+    return replace(incident, timeline=tagged)
 
 
 def _withdrawn_before(incident: Incident, at: datetime) -> bool:
