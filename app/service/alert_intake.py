@@ -85,6 +85,8 @@ async def receive_alert(request: Request, services: Any, repo: str) -> Answer | 
         ),
         lane=INCIDENT,
     )
+    if oversized := envelope.oversized():
+        return Answer(400, "fields too long: " + ", ".join(oversized))
     try:
         verdict = await services.inbox.store_verdict(envelope)
     except InboxUnavailable as exc:

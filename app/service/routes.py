@@ -225,7 +225,10 @@ class Router:
             await self.history(repo_id, issue.number, known),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
-            related=await intake_routes.read_related(self, installation, repo, repo_id, run),
+            # The incidents `/recurrence-of` names, read for triage and above only.
+            related=await intake_routes.read_related(
+                self, installation, repo, repo_id, run if permitted else []
+            ),
         )
         occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
         prefix = f"commands {','.join(c.name for c in run)}: "
