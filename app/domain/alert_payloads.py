@@ -15,7 +15,7 @@ from app.domain.status_comment import format_time
 
 # What one notification may hold, beyond which it is refused (a 400 names the field).
 Text = Annotated[str, StringConstraints(max_length=16_384)]
-Labels = Annotated[dict[Annotated[str, StringConstraints(max_length=1024)], Text], Field()]
+Labels = dict[Annotated[str, StringConstraints(max_length=1024)], Text]
 # Alerts kept (stored and shown) per notification; the rest are counted as truncated.
 KEPT_ALERTS = 50
 SHOWN_ALERTS = 20  # listed in an issue or comment
