@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from app.domain.alerts import AlertGroup, AlertNotice, on_alert
 from app.domain.chat import Heard, heard
 from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
 from app.domain.decide import reconcile_issue
-from app.domain.facts import Decision, Hint, Issue
+from app.domain.facts import Decision, Hint, Issue, Related
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
 from app.domain.gates import Gates
@@ -32,6 +34,7 @@ class Kind(StrEnum):
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
     WORK = "work"  # a label changed on an incident's sub-issue: stabilization work holds
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
+    ALERT = "alert"  # an alert group's notification (app/domain/alerts.py)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Occurrence:
     human_comment_at: datetime | None = None  # a person's comment: reminders count from it
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
+    alert: AlertNotice | None = None  # the alert notification
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Snapshot:
     # The open sub-issues that may hold a move, read only when one may be asked
     # (app/domain/gates.py: `wanted_for_labels`, `wanted_for_commands`); None: not read.
     gates: Gates | None = None
+    group: AlertGroup | None = None  # the alert group and its incident (alerts)
+    # Other issues the commands name, by number (`/recurrence-of #N`: #N's issue and record).
+    related: Mapping[int, Related] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class Plan:
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
+    others: tuple[Incident, ...] = ()  # other incidents' records changed with this one
+    alert_group: AlertGroup | None = None  # what to keep of the alert group
 
 
 def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
@@ -94,6 +103,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     config = snapshot.loaded.config
     hint, issue, before = event.hint, snapshot.issue, snapshot.incident
     form: Effects = ()
+    group: AlertGroup | None = None
     match event.kind:
         case Kind.ISSUE:
             if before is None and hint.declarer_permitted:
@@ -119,6 +129,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 snapshot.permitted,
                 help_given_at=snapshot.help_given_at,
                 gates=snapshot.gates,
+                related=snapshot.related,
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -133,10 +144,22 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
             return Plan(
                 None, None, effects, outcome="" if effects else "stabilization work in step"
             )
+        case Kind.ALERT:
+            assert event.alert is not None
+            step = on_alert(hint, issue, before, config, event.alert, snapshot.group)
+            if step.outcome:
+                return Plan(before, before, outcome=step.outcome)
+            decision, group = step.decision, step.group
         case Kind.STATUS_EDITED | Kind.CATCH_UP:
             decision = Decision(before)
     plan = _follow(event, snapshot, decision)
-    return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
+    return replace(
+        plan,
+        effects=(*form, *plan.effects),
+        human_comment_at=event.human_comment_at,
+        others=decision.others,
+        alert_group=group,
+    )
 
 
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
@@ -145,6 +168,16 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     before, after = snapshot.incident, decision.incident
     effects: list[Effect] = []
     notices: list[Notice] = []
+    for other in decision.others:
+        # Another incident changed too (`/recurrence-of`): its own status comment and notice.
+        related = snapshot.related.get(other.number)
+        extras = related.extras if related is not None else Extras()
+        kept = keep_status(
+            other, config, replace(history, extras=extras), retro_number=extras.retro_number
+        )
+        effects.append(replace(kept, number=other.number))
+        was = related.incident if related is not None else None
+        notices.append(Notice(was, other, chat=heard(config.chat, was, other)))
     for effect in decision.plan:
         if not isinstance(effect, OpenIssue) or effect.record is None:
             effects.append(effect)

@@ -26,6 +26,7 @@ class EntryKind(StrEnum):
     STABILIZATION = "stabilization"
     RETRO = "retro"
     IMPACT = "impact"  # `/started`: when the impact began, backdated (to_value: ISO time)
+    ALERT = "alert"  # an alert group fired again, resolved, or still fires
 
 
 @dataclass(frozen=True)

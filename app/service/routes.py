@@ -29,7 +29,9 @@ from app.github.sources import (
     labelled,
 )
 from app.queue.inbox import Delivery
+from app.service import intake_routes
 from app.service.gate_reads import gates_of, work_snapshot
+from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -74,6 +76,8 @@ class Router:
     covered: Callable[[str, datetime | None], Awaitable[bool]] = field(default=_never)
     # Each comment's parsed commands, offered to the metrics (a comment is parsed once).
     seen: Callable[[Delivery, list[Command]], None] = field(default=lambda _d, _c: None)
+    # Alert groups and their incidents (built on the store's database when not given).
+    groups: AlertGroups | None = None
 
     async def route(self, delivery: Delivery, event: Event) -> Routed:
         route = ROUTES.get((delivery.event, event.action)) or ROUTES.get((delivery.event, None))
@@ -239,6 +243,10 @@ class Router:
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
             gates=gates,
+            # The incidents `/recurrence-of` names, read for triage and above only.
+            related=await intake_routes.read_related(
+                self, installation, repo, repo_id, run if permitted else []
+            ),
         )
         occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
         prefix = f"commands {','.join(c.name for c in run)}: "
@@ -278,6 +286,15 @@ class Router:
         self.reads.config_changed(event.repository.full_name)
         return "push: config will be read again"
 
+    async def on_alert(self, delivery: Delivery, event: Event) -> Routed:
+        """An alert group's notification (app/service/intake_routes.py)."""
+        read = await intake_routes.alert_turn(self, delivery, event)
+        if isinstance(read, str) or event.installation is None:
+            return str(read)
+        occurrence, snapshot = read
+        prefix = f"alert {occurrence.hint.action}: "
+        return Turn(event.installation.id, occurrence, snapshot, prefix=prefix)
+
     async def on_follow_up(self, delivery: Delivery, event: Event) -> Routed:
         """Finish an unfinished plan, in the incident's queue (app/service/catch_up.py)."""
         if event.repository is None or event.installation is None or event.number is None:
@@ -312,6 +329,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
     ("sub_issues", None): Router.ignored,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+    (intake_routes.ALERT_EVENT, None): Router.on_alert,
     ("push", None): Router.on_push,
 }
 

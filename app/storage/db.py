@@ -209,6 +209,20 @@ chat_threads = Table(
 )
 
 
+# Each alert group (`groupKey`, hashed) of a repository and its incident
+# (app/storage/alert_groups.py): a group that fires again finds its incident here.
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_hash", String(64), primary_key=True),
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # the last notification's
+    Column("commented_at", UTCDateTime),  # the last comment, on the receiver's clock
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)

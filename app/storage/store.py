@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain.alerts import AlertGroup
 from app.domain.records import Incident
+from app.storage.alert_groups import keep_group
 from app.storage.bookkeeping import note_human_comment, upsert_extras
 from app.storage.db import incidents, reading, timeline, utcnow
 from app.storage.rows import incident_from_rows, records
@@ -62,10 +64,19 @@ class IncidentStore:
         async with self.engine.begin() as conn:
             await _save(conn, incident, installation_id)
 
-    async def commit(self, saves: Iterable[Saved], *, installation_id: int | None) -> None:
-        """One delivery's outcome in one transaction: records, timelines, bookkeeping."""
+    async def commit(
+        self,
+        saves: Iterable[Saved],
+        *,
+        installation_id: int | None,
+        groups: Iterable[AlertGroup] = (),
+    ) -> None:
+        """One delivery's outcome in one transaction: records, timelines, bookkeeping, and
+        the alert group it concerns."""
         dialect = self.engine.dialect.name
         async with self.engine.begin() as conn:
+            for group in groups:
+                await conn.execute(keep_group(dialect, group))
             for saved in saves:
                 if saved.incident is not None:
                     await _save(conn, saved.incident, installation_id)
