@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,8 @@ class CommandContext:
     permitted: bool  # the commenter has triage or higher on the repository
     # When the bot last gave `/help` on this issue, as the shell read it from its comments.
     help_given_at: datetime | None = None
+    # When each person last led one of the repo's incidents: who is asked after a decline.
+    last_led: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def scheme(self) -> LabelScheme:

@@ -10,6 +10,7 @@ from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
 from app.domain.decide import link_stabilization_issue, reconcile_issue
+from app.domain.escalation import acknowledge, leads
 from app.domain.facts import Decision, Hint, Issue
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
@@ -17,6 +18,7 @@ from app.domain.issue_form import labels_from_form
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
+from app.domain.timers import on_tick
 
 
 class Kind(StrEnum):
@@ -28,6 +30,7 @@ class Kind(StrEnum):
     SUB_ISSUE = "sub-issue"  # a sub-issue was linked
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
+    TICK = "tick"  # time passed: an acknowledgement overdue, a reminder owed (app/domain/timers.py)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Occurrence:
     hint: Hint
     commands: tuple[Command, ...] = ()
     comment_id: int = 0
-    human_comment_at: datetime | None = None  # a person's comment: reminders count from it
+    human_comment_at: datetime | None = None  # a person's comment: perhaps an update (below)
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
 
@@ -72,7 +75,7 @@ class Plan:
     record: Incident | None
     effects: Effects = ()
     notices: tuple[Notice, ...] = ()
-    human_comment_at: datetime | None = None
+    human_comment_at: datetime | None = None  # an update: reminders count from it
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
@@ -96,9 +99,9 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 effects = (*form, *decision.plan)
                 outcome = "" if effects else "not an incident"
                 return Plan(before, None, effects, reported=bool(effects), outcome=outcome)
+        case Kind.COMMENT if not event.commands:
+            decision = Decision(before)
         case Kind.COMMENT:
-            if not event.commands:
-                return Plan(before, before, human_comment_at=event.human_comment_at)
             ctx = CommandContext(
                 hint,
                 issue,
@@ -107,6 +110,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 event.comment_id,
                 snapshot.permitted,
                 help_given_at=snapshot.help_given_at,
+                last_led=snapshot.history.last_led or {},
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -115,10 +119,36 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
         case Kind.RETRO_CLOSED:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
+        case Kind.TICK:
+            assert before is not None
+            extras, last_led = snapshot.history.extras, snapshot.history.last_led or {}
+            decision = on_tick(
+                before,
+                extras.last_human_comment_at,
+                config,
+                last_led,
+                at=hint.at,
+                bot=snapshot.history.bot,
+            )
         case Kind.STATUS_EDITED | Kind.CATCH_UP:
             decision = Decision(before)
+    if event.kind in (Kind.ISSUE, Kind.COMMENT) and decision.incident is not None:
+        # Anything the lead does on their incident acknowledges it.
+        decision = replace(decision, incident=acknowledge(decision.incident, hint.actor, hint.at))
     plan = _follow(event, snapshot, decision)
-    return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
+    return replace(
+        plan, effects=(*form, *plan.effects), human_comment_at=_update_at(event, snapshot)
+    )
+
+
+def _update_at(event: Occurrence, snapshot: Snapshot) -> datetime | None:
+    """A comment on an incident that counts as an update: by its lead or a triage+ user."""
+    incident = snapshot.incident
+    if event.human_comment_at is None or incident is None or not incident.managed:
+        return None
+    if snapshot.permitted or leads(incident, event.hint.actor):
+        return event.human_comment_at
+    return None
 
 
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:

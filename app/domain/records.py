@@ -25,6 +25,9 @@ class EntryKind(StrEnum):
     RECURRED = "recurred"
     STABILIZATION = "stabilization"
     RETRO = "retro"
+    ACKNOWLEDGED = "acknowledged"  # the lead confirmed they lead (app/domain/escalation.py)
+    ESCALATION = "escalation"  # a lead's time to acknowledge ran out and no one else was free
+    SNOOZED = "snoozed"  # reminders held until `to_value` (an ISO time)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Incident:
     reviewed_at: datetime | None = None
     title: str = ""
     lead: str | None = None
+    # When a lead first acknowledged the incident (time to acknowledge counts to it).
+    acknowledged_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
 
     def moved_to(self, status: Status, at: datetime) -> Incident:

@@ -6,7 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from app.domain import builtin_commands, followup_commands  # noqa: F401  (register the commands)
+from app.domain import (  # noqa: F401  (register the commands)
+    builtin_commands,
+    followup_commands,
+    oncall_commands,
+)
 from app.domain.decision import Plan, decide
 from app.domain.payloads import Event, read_event
 from app.domain.plan import Effect, OpenIssue, PostComment

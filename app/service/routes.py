@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from app.domain.command_flow import MAX_COMMANDS, help_given_at
 from app.domain.commands import REGISTRY, Command, parse_commands
@@ -27,6 +26,8 @@ from app.github.sources import (
     labelled,
 )
 from app.queue.inbox import Delivery
+from app.service.oncall_routes import TICK_EVENT, on_tick, plain_comment
+from app.service.turns import Routed, Turn
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -34,26 +35,6 @@ from app.storage.store import IncidentStore
 FOLLOW_UP_EVENT = "incident-flow.follow-up"
 # Label changes: the sidebar sends one delivery per label, all after the change.
 SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One delivery read: what happened and the state, ready to decide; how to report it."""
-
-    installation_id: int
-    event: Occurrence
-    snapshot: Snapshot
-    prefix: str = ""  # the outcome: prefix + what was applied
-    outcome: str | None = None  # or this, whatever was applied
-    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
-    comments: tuple[dict[str, Any], ...] | None = None  # listed already: apply lists none
-
-    @property
-    def issue(self) -> Issue:
-        return self.snapshot.issue
-
-
-Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
 
 
 async def _never(_key: str, _at: datetime | None) -> bool:
@@ -84,10 +65,14 @@ class Router:
             return False
         return sender.login == await self.reads.bot()
 
-    async def history(self, repo_id: int, number: int, incident: Incident | None) -> History:
+    async def history(
+        self, repo_id: int, number: int, incident: Incident | None, *, handover: bool = False
+    ) -> History:
         # The lead's history is read only when a lead may be chosen: a new incident, one
-        # without a lead, or one that may recur as a new incident.
-        needs_lead = incident is None or incident.lead is None or incident.status in CLOSED
+        # without a lead, one that may recur as a new incident, or a hand-over (`handover`).
+        needs_lead = (
+            handover or incident is None or incident.lead is None or incident.status in CLOSED
+        )
         return History(
             extras=await self.books.extras(repo_id, number),
             last_led=await self.books.last_led(repo_id) if needs_lead else None,
@@ -194,11 +179,11 @@ class Router:
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         self.seen(delivery, commands)
         payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
-        # Only the time is noted when nothing is run: reminders count from a person's comment.
+        # A person's comment may be an update (reminders count from it) or the lead's word.
         note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
         bare = Snapshot(payload_issue, None, LoadedConfig())
         if not commands:
-            return Turn(installation, note, bare, outcome="no commands")
+            return await plain_comment(self, installation, note, payload_issue)
         known = await self.store.load(repo_id, event.issue.number)
         is_incident = known is not None and known.managed
         run = commands[:MAX_COMMANDS]
@@ -214,11 +199,12 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
+        handover = any(c.name == "lead" for c in run)  # `/lead decline` asks the next one
         snapshot = Snapshot(
             issue,
             known,
             loaded,
-            await self.history(repo_id, issue.number, known),
+            await self.history(repo_id, issue.number, known, handover=handover),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
         )
@@ -294,6 +280,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
     ("sub_issues", None): Router.ignored,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+    (TICK_EVENT, None): on_tick,
     ("push", None): Router.on_push,
 }
 

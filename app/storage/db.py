@@ -112,6 +112,7 @@ incidents = Table(
     Column("resolved_at", UTCDateTime),
     Column("reviewed_at", UTCDateTime),
     Column("lead", String(100)),
+    Column("acknowledged_at", UTCDateTime),  # when a lead first acknowledged it
     Column("installation_id", BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
@@ -137,7 +138,8 @@ timeline = Table(
 
 
 # What the app keeps beside each incident's record (app/storage/bookkeeping.py): the status comment,
-# the last human comment (for reminders), the retrospective issue.
+# the last update (a comment by the lead or a triage+ user: reminders count from it), the
+# retrospective issue.
 incident_extras = Table(
     "incident_extras",
     metadata,
