@@ -112,9 +112,9 @@ incidents = Table(
     Column("resolved_at", UTCDateTime),
     Column("reviewed_at", UTCDateTime),
     Column("lead", String(100)),
-    Column("acknowledged_at", UTCDateTime),  # when a lead first acknowledged it
     Column("installation_id", BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime),  # when a lead first acknowledged it (0005)
     UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
 )
 
