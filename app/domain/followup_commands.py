@@ -18,7 +18,7 @@ LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
 
 @command(
     "lead",
-    usage="/lead [@user | decline]",
+    usage="/lead [@user]",
     summary=(
         "make @user the incident's lead (yourself without a name); assigns them. "
         "`/lead decline`: the lead hands it to the next candidate"
