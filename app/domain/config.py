@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from app.domain.chat_config import Chat
 from app.domain.config_base import Strict, parse_duration
 from app.domain.config_duty import AcknowledgeWithin, Updates
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
@@ -186,6 +187,7 @@ class RepoConfig(Strict):
     recurrence_window: timedelta = RECURRENCE_WINDOW
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
+    chat: Chat = Chat()
 
     @field_validator("recurrence_window", mode="before")
     @classmethod

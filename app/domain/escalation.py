@@ -52,8 +52,8 @@ def lead_period(incident: Incident) -> LeadPeriod | None:
     acknowledged = (
         asked.actor.casefold() == lead  # they took it themselves
         or any(e.kind == EntryKind.ACKNOWLEDGED and e.actor.casefold() == lead for e in later)
-        # A recorder who leads, and records from before acknowledgements were kept (migration
-        # 0005), carry only the time.
+        # A recorder who leads, and records from before acknowledgements were kept (the
+        # migration *_oncall.py), carry only the time.
         or (incident.acknowledged_at is not None and incident.acknowledged_at >= asked.at)
     )
     gave_up = any(e.kind == EntryKind.ESCALATION for e in later)

@@ -114,7 +114,7 @@ incidents = Table(
     Column("lead", String(100)),
     Column("installation_id", BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
-    Column("acknowledged_at", UTCDateTime),  # when a lead first acknowledged it (0005)
+    Column("acknowledged_at", UTCDateTime),  # when a lead first acknowledged it (*_oncall)
     UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
 )
 
@@ -191,6 +191,20 @@ repo_configs = Table(
     Column("version", String(64), nullable=False),  # the file's blob sha
     Column("text", Text, nullable=False),
     Column("saved_at", UTCDateTime, nullable=False),
+)
+
+
+# The chat thread of each incident per destination (app/storage/chat_threads.py): the Slack
+# message its updates are posted under, kept for every instance and across restarts.
+chat_threads = Table(
+    "chat_threads",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("destination", String(200), primary_key=True),  # "slack:<token variable>:<channel>"
+    Column("channel", String(100), nullable=False),  # Slack's channel id, which chat.update needs
+    Column("ts", String(64), nullable=False),  # the first message's ts: the replies' thread_ts
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 
