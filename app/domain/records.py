@@ -43,9 +43,10 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class Extras:
-    """What the app keeps beside a record: its status comment, human comments, retrospective."""
+    """What the app keeps beside a record: its status comment, last update, retrospective."""
 
     status_comment_id: int | None = None
+    # The last update: a comment by the lead or a triage+ user (reminders count from it).
     last_human_comment_at: datetime | None = None
     retro_number: int | None = None
 
