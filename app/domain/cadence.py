@@ -14,7 +14,7 @@ from app.domain.records import EntryKind, Incident
 # A reminder to the maintainers (an incident without a lead) names at most this many.
 MAX_MENTIONS = 10
 # Entries that start a new count: the incident changed, and with it perhaps the cadence.
-_RESTARTS = frozenset({EntryKind.STATUS, EntryKind.SEVERITY, EntryKind.RECURRED})
+_RESTARTS = frozenset({EntryKind.STATUS, EntryKind.SEVERITY, EntryKind.RECURRED, EntryKind.RESUMED})
 # The longest `/snooze`: reminders can be held for a night, not forgotten.
 MAX_SNOOZE = timedelta(hours=24)
 
