@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from app.domain.durations import format_time
 from app.domain.lifecycle import Severity
-from app.domain.status_comment import format_time
 
 # What one notification may hold, beyond which it is refused (a 400 names the field).
 Text = Annotated[str, StringConstraints(max_length=16_384)]

@@ -92,6 +92,8 @@ class CommandContext:
     gates: Gates | None = None
     # Other issues the comment's commands name, as the shell read them (`/recurrence-of #N`).
     related: Mapping[int, Related] = field(default_factory=dict)
+    # When each person last led one of the repo's incidents: who is asked after a decline.
+    last_led: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def scheme(self) -> LabelScheme:

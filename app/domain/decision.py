@@ -13,6 +13,7 @@ from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
 from app.domain.decide import reconcile_issue
+from app.domain.escalation import acknowledge, leads
 from app.domain.facts import Decision, Hint, Issue, Related
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
@@ -21,6 +22,7 @@ from app.domain.issue_form import labels_from_form
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
+from app.domain.timers import on_tick
 from app.domain.work import hold_work, link_stabilization_issue
 
 
@@ -35,6 +37,7 @@ class Kind(StrEnum):
     WORK = "work"  # a label changed on an incident's sub-issue: stabilization work holds
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
     ALERT = "alert"  # an alert group's notification (app/domain/alerts.py)
+    TICK = "tick"  # time passed: an acknowledgement overdue, a reminder owed (app/domain/timers.py)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Occurrence:
     hint: Hint
     commands: tuple[Command, ...] = ()
     comment_id: int = 0
-    human_comment_at: datetime | None = None  # a person's comment: reminders count from it
+    human_comment_at: datetime | None = None  # a person's comment: perhaps an update (below)
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
     alert: AlertNotice | None = None  # the alert notification
@@ -90,7 +93,7 @@ class Plan:
     record: Incident | None
     effects: Effects = ()
     notices: tuple[Notice, ...] = ()
-    human_comment_at: datetime | None = None
+    human_comment_at: datetime | None = None  # an update: reminders count from it
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
@@ -117,9 +120,9 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 effects = (*form, *decision.plan)
                 outcome = "" if effects else "not an incident"
                 return Plan(before, None, effects, reported=bool(effects), outcome=outcome)
+        case Kind.COMMENT if not event.commands:
+            decision = Decision(before)
         case Kind.COMMENT:
-            if not event.commands:
-                return Plan(before, before, human_comment_at=event.human_comment_at)
             ctx = CommandContext(
                 hint,
                 issue,
@@ -130,6 +133,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 help_given_at=snapshot.help_given_at,
                 gates=snapshot.gates,
                 related=snapshot.related,
+                last_led=snapshot.history.last_led or {},
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -150,16 +154,40 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
             if step.outcome:
                 return Plan(before, before, outcome=step.outcome)
             decision, group = step.decision, step.group
+        case Kind.TICK:
+            assert before is not None
+            extras, last_led = snapshot.history.extras, snapshot.history.last_led or {}
+            decision = on_tick(
+                before,
+                extras.last_human_comment_at,
+                config,
+                last_led,
+                at=hint.at,
+                bot=snapshot.history.bot,
+            )
         case Kind.STATUS_EDITED | Kind.CATCH_UP:
             decision = Decision(before)
+    if event.kind in (Kind.ISSUE, Kind.COMMENT) and decision.incident is not None:
+        # Anything the lead does on their incident acknowledges it.
+        decision = replace(decision, incident=acknowledge(decision.incident, hint.actor, hint.at))
     plan = _follow(event, snapshot, decision)
     return replace(
         plan,
         effects=(*form, *plan.effects),
-        human_comment_at=event.human_comment_at,
+        human_comment_at=_update_at(event, snapshot),
         others=decision.others,
         alert_group=group,
     )
+
+
+def _update_at(event: Occurrence, snapshot: Snapshot) -> datetime | None:
+    """A comment on an incident that counts as an update: by its lead or a triage+ user."""
+    incident = snapshot.incident
+    if event.human_comment_at is None or incident is None or not incident.managed:
+        return None
+    if snapshot.permitted or leads(incident, event.hint.actor):
+        return event.human_comment_at
+    return None
 
 
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:

@@ -10,6 +10,7 @@ from app.domain import (  # noqa: F401  (register the commands)
     builtin_commands,
     followup_commands,
     impact,
+    oncall_commands,
     recurrence_commands,
 )
 from app.domain.decision import Plan, decide

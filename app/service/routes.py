@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from app.domain.command_flow import MAX_COMMANDS, help_given_at
 from app.domain.commands import REGISTRY, Command, parse_commands
@@ -31,6 +30,8 @@ from app.github.sources import (
 from app.queue.inbox import Delivery
 from app.service import intake_routes
 from app.service.gate_reads import gates_of, work_snapshot
+from app.service.oncall_routes import TICK_EVENT, on_tick, plain_comment
+from app.service.turns import Routed, Turn
 from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
@@ -39,26 +40,6 @@ from app.storage.store import IncidentStore
 FOLLOW_UP_EVENT = "incident-flow.follow-up"
 # Label changes: the sidebar sends one delivery per label, all after the change.
 SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One delivery read: what happened and the state, ready to decide; how to report it."""
-
-    installation_id: int
-    event: Occurrence
-    snapshot: Snapshot
-    prefix: str = ""  # the outcome: prefix + what was applied
-    outcome: str | None = None  # or this, whatever was applied
-    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
-    comments: tuple[dict[str, Any], ...] | None = None  # listed already: apply lists none
-
-    @property
-    def issue(self) -> Issue:
-        return self.snapshot.issue
-
-
-Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
 
 
 async def _never(_key: str, _at: datetime | None) -> bool:
@@ -91,10 +72,14 @@ class Router:
             return False
         return sender.login == await self.reads.bot()
 
-    async def history(self, repo_id: int, number: int, incident: Incident | None) -> History:
+    async def history(
+        self, repo_id: int, number: int, incident: Incident | None, *, handover: bool = False
+    ) -> History:
         # The lead's history is read only when a lead may be chosen: a new incident, one
-        # without a lead, or one that may recur as a new incident.
-        needs_lead = incident is None or incident.lead is None or incident.status in CLOSED
+        # without a lead, one that may recur as a new incident, or a hand-over (`handover`).
+        needs_lead = (
+            handover or incident is None or incident.lead is None or incident.status in CLOSED
+        )
         return History(
             extras=await self.books.extras(repo_id, number),
             last_led=await self.books.last_led(repo_id) if needs_lead else None,
@@ -211,11 +196,11 @@ class Router:
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         self.seen(delivery, commands)
         payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
-        # Only the time is noted when nothing is run: reminders count from a person's comment.
+        # A person's comment may be an update (reminders count from it) or the lead's word.
         note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
         bare = Snapshot(payload_issue, None, LoadedConfig())
         if not commands:
-            return Turn(installation, note, bare, outcome="no commands")
+            return await plain_comment(self, installation, note, payload_issue)
         known = await self.store.load(repo_id, event.issue.number)
         is_incident = known is not None and known.managed
         run = commands[:MAX_COMMANDS]
@@ -231,7 +216,8 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
-        history = await self.history(repo_id, issue.number, known)
+        handover = any(c.name == "lead" for c in run)  # `/lead decline` asks the next one
+        history = await self.history(repo_id, issue.number, known, handover=handover)
         gates = None
         if permitted and wanted_for_commands(known, [c.name for c in run]):
             gates = await gates_of(self.reads, installation, issue, loaded.config.scheme, history)
@@ -330,6 +316,7 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("sub_issues", None): Router.ignored,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
     (intake_routes.ALERT_EVENT, None): Router.on_alert,
+    (TICK_EVENT, None): on_tick,
     ("push", None): Router.on_push,
 }
 

@@ -171,7 +171,9 @@ async def build_services(
         reminders = ReminderScheduler(
             github,
             books,
+            store,
             configs,
+            inbox,
             interval_seconds=settings.reminder_interval_seconds,
             jobs=[catch_up],
         )

@@ -140,7 +140,8 @@ timeline = Table(
 
 
 # What the app keeps beside each incident's record (app/storage/bookkeeping.py): the status comment,
-# the last human comment (for reminders), the retrospective issue.
+# the last update (a comment by the lead or a triage+ user: reminders count from it), the
+# retrospective issue.
 incident_extras = Table(
     "incident_extras",
     metadata,
