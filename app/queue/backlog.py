@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from app.queue.delivery import LANE_NAMES, DeadLetter
 from app.queue.writing import InboxDatabase
-from app.storage.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
+from app.storage.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow, writing
 
 
 class Backlog(InboxDatabase):
@@ -53,7 +53,7 @@ class Backlog(InboxDatabase):
             if not delivery_ids:
                 return 0
             condition = condition & deliveries.c.delivery_id.in_(list(delivery_ids))
-        async with self._writing() as conn:
+        async with writing(self.engine, self._write_lock) as conn:
             result = await conn.execute(
                 update(deliveries)
                 .where(condition)
@@ -81,7 +81,7 @@ class Backlog(InboxDatabase):
         )
         deleted = 0
         while True:
-            async with self._writing() as conn:
+            async with writing(self.engine, self._write_lock) as conn:
                 result = await conn.execute(
                     delete(deliveries).where(deliveries.c.seq.in_(oldest.scalar_subquery()))
                 )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.queue.delivery import Delivery
 from app.queue.writing import InboxDatabase
-from app.storage.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow
+from app.storage.db import UNFINISHED, UTCDateTime, deliveries, reading, utcnow, writing
 
 
 class Claims(InboxDatabase):
@@ -38,13 +38,13 @@ class Claims(InboxDatabase):
             "lease_until": now + timedelta(seconds=lease),
             "running": list(running),
         }
-        async with self._writing() as conn:
+        async with writing(self.engine, self._write_lock) as conn:
             rows = (await conn.execute(self._claim_stmt, values)).all()
         return sorted((Delivery(*row) for row in rows), key=lambda d: d.seq)
 
     async def release_all(self) -> int:
         """Hand every claimed delivery back (start-up of a single-instance SQLite service)."""
-        async with self._writing() as conn:
+        async with writing(self.engine, self._write_lock) as conn:
             result = await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.state == "processing")
@@ -60,7 +60,7 @@ class Claims(InboxDatabase):
     async def renew(self, worker_id: str, seqs: list[int], lease: float) -> None:
         if not seqs:
             return
-        async with self._writing() as conn:
+        async with writing(self.engine, self._write_lock) as conn:
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.seq.in_(seqs), deliveries.c.claimed_by == worker_id)
@@ -103,7 +103,7 @@ class Claims(InboxDatabase):
     async def _settle(self, delivery: Delivery, worker_id: str, **values: Any) -> None:
         # Fenced by the claim: a worker whose claim was taken over (its lease ran out, and
         # the delivery was claimed again, attempts and all) changes nothing.
-        async with self._writing() as conn:
+        async with writing(self.engine, self._write_lock) as conn:
             await conn.execute(
                 update(deliveries)
                 .where(

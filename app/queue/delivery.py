@@ -1,11 +1,9 @@
-"""A delivery as the inbox keeps it: its lane, the envelope stored, the claim, the dead letter."""
+"""A delivery as the inbox keeps it: its lane, the claim handed to the worker, the dead letter."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from app.storage.db import deliveries
 
 # Lanes (app/service/triage.py sorts deliveries into them at receipt): claims take INCIDENT first.
 INCIDENT = 0  # may concern an incident
@@ -46,27 +44,3 @@ class DeadLetter:
     abandoned: int
     finished_at: datetime | None
     last_error: str | None
-
-
-_LIMITS: dict[str, int] = {
-    name: int(getattr(deliveries.c[name].type, "length", 0) or 0)
-    for name in ("delivery_id", "event", "action", "repo", "issue_key")
-}
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """What the receiver stores for one delivery."""
-
-    delivery_id: str
-    event: str
-    action: str | None
-    installation_id: int | None
-    repo: str | None
-    issue_key: str | None
-    payload: str
-    lane: int = INCIDENT
-
-    def oversized(self) -> list[str]:
-        """Fields longer than their column: GitHub never sends them, PostgreSQL refuses them."""
-        return [name for name, limit in _LIMITS.items() if len(getattr(self, name) or "") > limit]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,13 +26,12 @@ from app.queue.delivery import (
     UNRELATED,
     DeadLetter,
     Delivery,
-    Envelope,
 )
 from app.queue.lanes import known_keys, last_lanes, settle_lanes, sqlite_lookups, sqlite_promotions
 from app.queue.pg_writer import PgWriter
 from app.queue.sqlite_writer import SqliteWriter
 from app.queue.writing import WRITE_WAIT, InboxUnavailable, database_unavailable
-from app.storage.db import deliveries, reading, utcnow
+from app.storage.db import deliveries, reading, utcnow, writing
 
 # The inbox's names, where the app and its tests import them from.
 __all__ = [
@@ -51,6 +51,30 @@ log = logging.getLogger(__name__)
 
 # A failed store keeps /healthz red this long, or until a store succeeds.
 FAILURE_REMEMBERED = 60.0
+
+
+_LIMITS: dict[str, int] = {
+    name: int(getattr(deliveries.c[name].type, "length", 0) or 0)
+    for name in ("delivery_id", "event", "action", "repo", "issue_key")
+}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the receiver stores for one delivery."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repo: str | None
+    issue_key: str | None
+    payload: str
+    lane: int = INCIDENT
+
+    def oversized(self) -> list[str]:
+        """Fields longer than their column: GitHub never sends them, PostgreSQL refuses them."""
+        return [name for name, limit in _LIMITS.items() if len(getattr(self, name) or "") > limit]
 
 
 class Inbox(Claims, Backlog):
@@ -121,7 +145,7 @@ class Inbox(Claims, Backlog):
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """One INSERT for many deliveries; which of them were new, in order."""
         try:
-            async with asyncio.timeout(WRITE_WAIT), self._writing() as conn:
+            async with asyncio.timeout(WRITE_WAIT), writing(self.engine, self._write_lock) as conn:
                 await self._triage_rows(conn, rows)
                 inserted = set((await conn.execute(self._insert_stmt, rows)).scalars())
         except Exception as exc:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # How long a store waits for the database before the receiver answers 503 (GitHub allows
 # 10 s a delivery; one refused now is redelivered, one answered late is lost).
@@ -27,7 +25,7 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 class InboxDatabase:
-    """The inbox's engine, and the queue its writes take on SQLite."""
+    """The inbox's engine, and the queue its writes take on SQLite (`writing(engine, queue)`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -35,12 +33,3 @@ class InboxDatabase:
         # SQLite has one writer at a time; queueing this process's inbox writes here is
         # fairer and faster than SQLite's busy handler, which sleeps and polls for the lock.
         self._write_lock = asyncio.Lock() if not self.is_postgres else None
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
