@@ -8,7 +8,7 @@ import pytest
 
 from app.sandbox.github import new_private_key
 from app.settings import Settings
-from app.web.setup import env_values, write_env
+from app.web.env_file import env_values, write_env
 
 KEYS = ("app_id", "private_key", "webhook_secret", "github_client_id", "github_client_secret")
 

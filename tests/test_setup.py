@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from app.settings import Settings
-from app.web import setup
-from app.web.setup import build_manifest, write_env
+from app.web import setup_gate
+from app.web.env_file import write_env
+from app.web.manifest import build_manifest, unreachable_reason
 from tests.conftest import Harness
 
 UNCONFIGURED = {"app_id": None, "private_key": None, "webhook_secret": None}
@@ -167,8 +168,8 @@ async def test_a_confirmation_expires(first_run: Harness, monkeypatch: pytest.Mo
     answer = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
     token = re.search(r'name=token value="([^"]+)"', answer.text)
     assert token
-    later = time.monotonic() + setup.PENDING_SECONDS + 1
-    monkeypatch.setattr(setup, "clock", lambda: later)
+    later = time.monotonic() + setup_gate.PENDING_SECONDS + 1
+    monkeypatch.setattr(setup_gate, "clock", lambda: later)
     late = await first_run.client.post("/setup/confirm", data={"token": token.group(1)})
     assert late.status_code == 400
     assert env_file.read_text() == "WEBHOOK_SECRET=old-secret-value\n"
@@ -372,8 +373,8 @@ async def test_a_state_works_once(first_run: Harness) -> None:
 
 async def test_a_state_expires(first_run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     state = state_of((await first_run.client.get("/")).text)
-    later = time.monotonic() + setup.STATE_SECONDS + 1
-    monkeypatch.setattr(setup, "clock", lambda: later)
+    later = time.monotonic() + setup_gate.STATE_SECONDS + 1
+    monkeypatch.setattr(setup_gate, "clock", lambda: later)
     code = first_run.fake.manifest_code()
     answer = await first_run.client.get("/setup/callback", params={"code": code, "state": state})
     assert answer.status_code == 400
@@ -387,12 +388,12 @@ async def test_page_loads_keep_a_bounded_number_of_states(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     harness, token = await unconfigured(harness_for, capsys, setup_env_file=tmp_path / ".env")
-    for _ in range(setup.MAX_STATES + 10):
+    for _ in range(setup_gate.MAX_STATES + 10):
         harness.client.cookies.clear()  # a fresh visitor each time
         await harness.client.get("/setup", params={"token": token})
         await harness.client.get("/setup")
     app = harness.client._transport.app  # type: ignore[attr-defined]
-    assert len(app.state.setup_gate.states) == setup.MAX_STATES
+    assert len(app.state.setup_gate.states) == setup_gate.MAX_STATES
 
 
 async def test_the_manifest_code_never_reaches_a_log_line(
@@ -537,7 +538,7 @@ async def test_a_webhook_url_github_refuses_holds_the_button(
     ],
 )
 def test_unreachable_webhook_hosts(url: str, held: bool) -> None:
-    assert (setup.unreachable_reason(url) is not None) == held
+    assert (unreachable_reason(url) is not None) == held
 
 
 async def test_a_proxy_channel_becomes_the_webhook_url_and_is_written(

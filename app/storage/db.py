@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -265,6 +266,19 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection that only reads: on SQLite its transaction leaves the write lock free."""
     async with engine.connect() as conn:
         await conn.execution_options(read_only=True)
+        yield conn
+
+
+@asynccontextmanager
+async def writing(
+    engine: AsyncEngine, queue: asyncio.Lock | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes, after this process's other writers that share `queue`."""
+    if queue is None:
+        async with engine.begin() as conn:
+            yield conn
+        return
+    async with queue, engine.begin() as conn:
         yield conn
 
 
