@@ -12,6 +12,7 @@ from app.domain.lifecycle import Severity, Status, legal_moves
 from app.domain.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
 from app.domain.records import EntryKind, Incident, TimelineEntry
 from app.domain.reports import credit_report
+from app.domain.security import is_security_report, pointer
 from app.domain.status_comment import MOVE_COMMANDS
 from app.domain.transitions import MoveKind, change_severity, request_move, stabilization_labels
 
@@ -47,6 +48,8 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
     needs_incident=False,
 )
 def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
+    if is_security_report(ctx.issue, ctx.scheme):
+        return Decision(ctx.incident, (reply(ctx, cmd, pointer(ctx.issue.repo)),))
     words = cmd.args.lower().split()
     severity: Severity | None = None
     stable = False

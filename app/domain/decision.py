@@ -13,10 +13,21 @@ from app.domain.decide import link_stabilization_issue, reconcile_issue
 from app.domain.facts import Decision, Hint, Issue
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
+from app.domain.followups import (
+    FollowUp,
+    FollowUps,
+    from_retrospective,
+    is_follow_up,
+    known_follow_ups,
+    link_by_hand,
+)
 from app.domain.issue_form import labels_from_form
+from app.domain.lifecycle import Status
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
+from app.domain.security import applies as security_report
+from app.domain.security import keep_private
 
 
 class Kind(StrEnum):
@@ -27,6 +38,7 @@ class Kind(StrEnum):
     STATUS_EDITED = "status-edited"  # our status comment was edited or deleted by hand
     SUB_ISSUE = "sub-issue"  # a sub-issue was linked
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
+    FOLLOW_UP_CHANGED = "follow-up-changed"  # a follow-up closed or reopened: the list shows it
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
 
 
@@ -41,6 +53,7 @@ class Occurrence:
     human_comment_at: datetime | None = None  # a person's comment: reminders count from it
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
+    retro_body: str = ""  # its body as it was closed: the action items
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class Snapshot:
     history: History = field(default_factory=History)
     permitted: bool = True  # the commenter has triage or higher (comments)
     help_given_at: datetime | None = None  # when `/help` was last answered here (comments)
+    # The incident's sub-issues, read only once it has follow-ups (followups.needs_sub_issues).
+    sub_issues: tuple[Issue, ...] | None = None
+    # A security report's private incident: opened already (True), not yet (False), or its
+    # repository could not be read (None); read only for a security report (security.py).
+    private_copy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Plan:
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
+    followups: FollowUps | None = None  # the incident's follow-ups as now known (the dashboard)
+    forget: bool = False  # a security report: no public record is kept of it
 
 
 def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
@@ -85,6 +105,8 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     form: Effects = ()
     match event.kind:
         case Kind.ISSUE:
+            if security_report(issue, before, config.scheme):
+                return _keep_private(event, snapshot)
             if before is None and hint.declarer_permitted:
                 # An issue-form incident: its severity and status answers become labels.
                 wanted = labels_from_form(issue.body, list(issue.labels), config.scheme)
@@ -111,18 +133,59 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
             assert before is not None and event.child is not None
-            decision = link_stabilization_issue(hint, before, event.child, config)
+            if is_follow_up(event.child, config.scheme):
+                decision = link_by_hand(hint, before, event.child, config.scheme)
+            else:
+                decision = link_stabilization_issue(hint, before, event.child, config)
         case Kind.RETRO_CLOSED:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
-        case Kind.STATUS_EDITED | Kind.CATCH_UP:
+            decision = _action_items(event, decision, snapshot)
+        case Kind.STATUS_EDITED | Kind.CATCH_UP | Kind.FOLLOW_UP_CHANGED:
             decision = Decision(before)
     plan = _follow(event, snapshot, decision)
     return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
 
 
+def _keep_private(event: Occurrence, snapshot: Snapshot) -> Plan:
+    """A security report: no public record (a record already there goes), nothing to chat."""
+    before = snapshot.incident
+    decision = keep_private(
+        event.hint,
+        snapshot.issue,
+        before,
+        snapshot.loaded.config,
+        copied=snapshot.private_copy,
+        status_comment_id=snapshot.history.extras.status_comment_id,
+    )
+    plan = _follow(event, snapshot, decision)
+    return replace(plan, notices=(), forget=before is not None)
+
+
+def _action_items(event: Occurrence, decision: Decision, snapshot: Snapshot) -> Decision:
+    """A retrospective accepted (its incident is Reviewed): its action items become follow-ups."""
+    after = decision.incident
+    if after is None or not after.managed or after.status is not Status.REVIEWED:
+        return decision
+    assert event.retro_number is not None
+    scheme = snapshot.loaded.config.scheme
+    noted, effects = from_retrospective(
+        event.hint, after, event.retro_body, event.retro_number, scheme
+    )
+    return replace(decision, incident=noted, plan=(*decision.plan, *effects))
+
+
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     """What follows the core's decision: the lead, the retrospective, the status comment."""
+    scheme = snapshot.loaded.config.scheme
+    known = known_follow_ups(snapshot.sub_issues, decision.plan, scheme, event.hint.at)
+    plan = _what_follows(event, snapshot, decision, known.items if known else ())
+    return replace(plan, followups=known)
+
+
+def _what_follows(
+    event: Occurrence, snapshot: Snapshot, decision: Decision, listed: tuple[FollowUp, ...]
+) -> Plan:
     config, history = snapshot.loaded.config, snapshot.history
     before, after = snapshot.incident, decision.incident
     effects: list[Effect] = []
@@ -138,13 +201,12 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
         effects.append(keep_status(new, config, fresh, on=effect.key))
         notices.append(Notice(None, new, opened=effect.key))
     catching_up = event.kind is Kind.CATCH_UP
-    forced = event.kind is Kind.STATUS_EDITED or catching_up
-    if after is None or (after == before and not forced):
+    rebuilt = event.kind in (Kind.STATUS_EDITED, Kind.FOLLOW_UP_CHANGED)
+    if after is None or (after == before and not (rebuilt or catching_up)):
         return Plan(before, after, tuple(effects), tuple(notices))
-    if event.kind is Kind.STATUS_EDITED:
-        effects.append(
-            keep_status(after, config, history, retro_number=history.extras.retro_number)
-        )
+    if rebuilt:
+        known = history.extras.retro_number
+        effects.append(keep_status(after, config, history, retro_number=known, followups=listed))
         return Plan(before, after, tuple(effects))
     after, assign = choose_lead(after, config, history)
     effects += assign
@@ -156,12 +218,13 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
         history,
         asked=decision.retro,
         at=event.hint.at,
+        followups=listed,
     )
     effects += retro
     if not only_reverted(before, after):
         # A reverted move changes only the timeline, and the revert's own comment says so:
         # the line appears at the next edit, which spares a correction one call.
-        effects.append(keep_status(after, config, history, retro_number=number))
+        effects.append(keep_status(after, config, history, retro_number=number, followups=listed))
     if not catching_up:
         notices.append(Notice(before, after))
     report = config_report(snapshot.loaded, after.repo_id)

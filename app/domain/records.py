@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     RECURRED = "recurred"
     STABILIZATION = "stabilization"
     RETRO = "retro"
+    FOLLOW_UP = "follow-up"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ from app.github.sources import (
     labelled,
 )
 from app.queue.inbox import Delivery
+from app.service.follow_through import (
+    follow_up_changed,
+    follow_up_parent,
+    may_be_security_report,
+    private_copy,
+    sub_issues,
+)
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -94,6 +101,20 @@ class Router:
             bot=await self.reads.bot(),
         )
 
+    async def snapshot(
+        self,
+        installation: int,
+        issue: Issue,
+        incident: Incident | None,
+        loaded: LoadedConfig,
+        **more: Any,
+    ) -> Snapshot:
+        """The state to decide from: the record's history, and its sub-issues once it has
+        follow-ups (app/service/follow_through.py)."""
+        history = await self.history(issue.repo_id, issue.number, incident)
+        listed = await sub_issues(self.reads, installation, issue.repo, issue.repo_id, incident)
+        return Snapshot(issue, incident, loaded, history, sub_issues=listed, **more)
+
     async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
         if event.issue is None or event.repository is None or event.installation is None:
             return "ignored: incomplete payload"
@@ -104,7 +125,8 @@ class Router:
             return "echo"
         key = event.issue_key() or ""
         sidebar = event.action in SIDEBAR_ACTIONS
-        if sidebar and await self.covered(key, event.issue.updated_at):
+        parent = follow_up_parent(event)  # a follow-up's key is its incident's: never covered
+        if sidebar and parent is None and await self.covered(key, event.issue.updated_at):
             # The other half of a sidebar change already read and acted on: no call needed.
             return "covered by an earlier read"
         installation, repo, repo_id = event.installation.id, *_repo(event)
@@ -112,17 +134,22 @@ class Router:
         loaded = await self.reads.config(installation, repo)
         incident = await self.store.load(repo_id, event.issue.number)
         scheme = loaded.config.scheme
-        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
-            # Saves a read of every ordinary issue: `incident` added later is a delivery too.
-            return "not an incident"
+        labels = event.issue.labels
+        if incident is None and not any(_same(x.name, scheme.incident) for x in labels):
+            if parent is not None:
+                made = await follow_up_changed(self, delivery, event, parent)
+                outcome = f"follow-up {event.action}: #{parent}'s status comment rebuilt"
+                return made if isinstance(made, str) else Turn(installation, *made, outcome=outcome)
+            if not may_be_security_report(event, scheme):
+                # Saves a read of every ordinary issue: `incident` added later is a delivery too.
+                return "not an incident"
         data, read_at = await self.reads.issue(installation, repo, event.issue.number)
         if incident is None and labelled(data, scheme.incident):
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
-        snapshot = Snapshot(
-            issue, incident, loaded, await self.history(repo_id, issue.number, incident)
-        )
+        copied = await private_copy(self.reads, installation, issue, incident, loaded.config)
+        snapshot = await self.snapshot(installation, issue, incident, loaded, private_copy=copied)
         read = (github_time(data.get("updated_at")), read_at)
         return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
 
@@ -148,10 +175,11 @@ class Router:
                 )
                 data, _ = await self.reads.issue(installation, repo, number)
                 issue = issue_from_api(repo, repo_id, data)
-                history = await self.history(repo_id, number, incident)
-                retro = event.issue.number
-                occurrence = Occurrence(Kind.RETRO_CLOSED, hint, retro_number=retro)
-                snapshot = Snapshot(issue, incident, loaded, history)
+                retro, body = event.issue.number, event.issue.body or ""
+                occurrence = Occurrence(
+                    Kind.RETRO_CLOSED, hint, retro_number=retro, retro_body=body
+                )
+                snapshot = await self.snapshot(installation, issue, incident, loaded)
                 prefix = f"retrospective #{retro} completed: "
                 return Turn(installation, occurrence, snapshot, prefix=prefix)
         return await self.on_issue(delivery, event)
@@ -173,9 +201,10 @@ class Router:
             return "not an incident"
         issue = issue_from_api(repo, repo_id, data)
         child = issue_from_api(repo, repo_id, event.sub_issue.model_dump())
-        history = await self.history(repo_id, issue.number, incident)
         occurrence = Occurrence(Kind.SUB_ISSUE, hint, child=child)
-        return Turn(installation, occurrence, Snapshot(issue, incident, loaded, history))
+        return Turn(
+            installation, occurrence, await self.snapshot(installation, issue, incident, loaded)
+        )
 
     async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
         """Run the commands of a new comment; other bots' comments run nothing."""
@@ -214,11 +243,11 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
-        snapshot = Snapshot(
+        snapshot = await self.snapshot(
+            installation,
             issue,
             known,
             loaded,
-            await self.history(repo_id, issue.number, known),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
         )
@@ -246,7 +275,8 @@ class Router:
         history = History(extras, bot=await self.reads.bot())
         outcome = f"status comment {event.action} by hand: rebuilt"
         occurrence = Occurrence(Kind.STATUS_EDITED, hint)
-        snapshot = Snapshot(issue, incident, loaded, history)
+        listed = await sub_issues(self.reads, installation, repo, repo_id, incident)
+        snapshot = Snapshot(issue, incident, loaded, history, sub_issues=listed)
         return Turn(installation, occurrence, snapshot, outcome=outcome)
 
     async def ignored(self, delivery: Delivery, event: Event) -> Routed:
@@ -274,9 +304,7 @@ class Router:
         bot = await self.reads.bot()
         hint = Hint(FOLLOW_UP_EVENT, "catch-up", bot, at, delivery.delivery_id)
         issue = Issue(repo, repo_id, incident.number, 0, incident.title, "open", ())
-        snapshot = Snapshot(
-            issue, incident, loaded, await self.history(repo_id, event.number, incident)
-        )
+        snapshot = await self.snapshot(installation, issue, incident, loaded)
         occurrence = Occurrence(Kind.CATCH_UP, hint)
         return Turn(installation, occurrence, snapshot, outcome="follow-up done")
 

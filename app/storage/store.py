@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain.followups import FollowUps
 from app.domain.lifecycle import Severity, Status
 from app.domain.records import Incident, TimelineEntry
 from app.storage.bookkeeping import note_human_comment, upsert_extras
 from app.storage.db import incidents, reading, timeline, utcnow
+from app.storage.followups import forget_incident, save_followups
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Saved:
     retro_number: int | None = None
     human_comment_at: datetime | None = None
     due: bool | None = None  # False: the plan is finished (app/service/catch_up.py)
+    followups: FollowUps | None = None  # the incident's follow-ups as the decision knew them
+    forget: bool = False  # keep no record of it (a security report), first
 
     def extras(self) -> dict[str, object]:
         return {
@@ -67,6 +71,10 @@ class IncidentStore:
         dialect = self.engine.dialect.name
         async with self.engine.begin() as conn:
             for saved in saves:
+                if saved.forget:
+                    await forget_incident(conn, saved.repo_id, saved.number)
+                if saved.followups is not None:
+                    await save_followups(conn, saved.repo_id, saved.number, saved.followups)
                 if saved.incident is not None:
                     await _save(conn, saved.incident, installation_id)
                 kept = {k: v for k, v in saved.extras().items() if v is not None}
