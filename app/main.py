@@ -18,7 +18,7 @@ from app.queue.webhooks import WebhookFastPath, make_router
 from app.sandbox import routes as sandbox
 from app.service.services import build_services
 from app.settings import Settings, get_settings
-from app.web import auth, dashboard, metrics, setup
+from app.web import auth, dashboard, followups, metrics, setup
 from app.web.auth import session_secret
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def create_app(
     app.include_router(setup.make_router())
     app.include_router(auth.make_router())
     app.include_router(dashboard.make_router())
+    app.include_router(followups.make_router())
     app.include_router(sandbox.make_router())  # only while no App is configured
     app.add_middleware(
         auth.SessionCookies,

@@ -107,12 +107,16 @@ class Router:
         issue: Issue,
         incident: Incident | None,
         loaded: LoadedConfig,
+        *,
+        always: bool = False,
         **more: Any,
     ) -> Snapshot:
         """The state to decide from: the record's history, and its sub-issues once it has
-        follow-ups (app/service/follow_through.py)."""
+        follow-ups, or `always` (app/service/follow_through.py)."""
         history = await self.history(issue.repo_id, issue.number, incident)
-        listed = await sub_issues(self.reads, installation, issue.repo, issue.repo_id, incident)
+        listed = await sub_issues(
+            self.reads, installation, issue.repo, issue.repo_id, incident, always=always
+        )
         return Snapshot(issue, incident, loaded, history, sub_issues=listed, **more)
 
     async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
@@ -202,9 +206,9 @@ class Router:
         issue = issue_from_api(repo, repo_id, data)
         child = issue_from_api(repo, repo_id, event.sub_issue.model_dump())
         occurrence = Occurrence(Kind.SUB_ISSUE, hint, child=child)
-        return Turn(
-            installation, occurrence, await self.snapshot(installation, issue, incident, loaded)
-        )
+        # The new sub-issue may be a follow-up: the list is read (a rare event, one call).
+        snapshot = await self.snapshot(installation, issue, incident, loaded, always=True)
+        return Turn(installation, occurrence, snapshot)
 
     async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
         """Run the commands of a new comment; other bots' comments run nothing."""
