@@ -8,13 +8,12 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.queue.webhooks import BodyGate, WebhookFastPath
+from app.queue.webhooks import BodyGate, serve_delivery
 from app.storage.db import deliveries, make_engine, utcnow
 from tests.conftest import REPO, Harness
 
@@ -201,7 +200,6 @@ async def test_concurrent_unsigned_bodies_are_bounded(harness: Harness) -> None:
 async def test_a_client_gone_mid_body_is_one_quiet_log_line(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = WebhookFastPath(harness.services.engine, harness.services.settings.webhook_path)  # type: ignore[arg-type]
     messages = [
         {"type": "http.request", "body": b'{"action": ', "more_body": True},
         {"type": "http.disconnect"},
@@ -219,10 +217,9 @@ async def test_a_client_gone_mid_body_is_one_quiet_log_line(
         "method": "POST",
         "path": harness.services.settings.webhook_path,
         "headers": [(b"x-github-event", b"issues")],
-        "app": SimpleNamespace(state=SimpleNamespace(services=harness.services)),
     }
     with caplog.at_level(logging.INFO):
-        await app(scope, receive, send)
+        await serve_delivery(scope, receive, send, harness.services)
     assert sent == [], "nobody is left to answer"
     records = [r for r in caplog.records if r.name == "app.queue.webhooks"]
     assert len(records) == 1 and records[0].levelno == logging.INFO

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.domain.payloads import HANDLED_EVENTS, Event
 from app.queue.inbox import Envelope, InboxUnavailable
@@ -278,23 +278,13 @@ def make_router(path: str) -> APIRouter:
     return router
 
 
-class WebhookFastPath:
-    """Serves `POST {path}` ahead of routing and the other middleware.
+async def serve_delivery(scope: Scope, receive: Receive, send: Send, services: Any) -> None:
+    """Serve `POST {webhook path}` as raw ASGI, ahead of routing and every middleware.
 
     GitHub allows 10 s per delivery but bursts arrive together: the receiver should cost
     little more than checking the signature and storing. The FastAPI route above declares
-    the same endpoint for the OpenAPI description and serves it if this is not installed.
+    the same endpoint for the OpenAPI description and serves it before the services exist.
     """
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
-            request = Request(scope, receive)
-            answer = await receive_delivery(request, scope["app"].state.services)
-            if answer is not None:
-                await answer.send(send)
-            return
-        await self.app(scope, receive, send)
+    answer = await receive_delivery(Request(scope, receive), services)
+    if answer is not None:
+        await answer.send(send)
