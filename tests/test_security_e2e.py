@@ -149,8 +149,11 @@ async def test_an_outsiders_report_stays_a_report_in_the_private_repo(harness: H
 async def test_an_unreachable_private_repo_is_said_and_nothing_is_public(
     harness: Harness,
 ) -> None:
-    harness.fake.repo(REPO).files[CONFIG] = f"security:\n  private_repo: {PRIVATE}\n"
+    private_setup(harness)
+    # The App is not installed there: GitHub answers as for a repository that does not exist.
+    harness.fake.fail("GET", f"^/repos/{PRIVATE}", status=404, times=10)
     number = await open_labelled(harness, ["incident", "severity:2", "security"])
     assert_kept_out(harness, number)
     assert "could not be read" in harness.bot_comments(number)[0]
     assert await public_record(harness, number) is None
+    assert private_issues(harness) == []
