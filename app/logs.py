@@ -19,7 +19,7 @@ FORMATS = ("auto", "json", "text")
 
 
 # One-time codes and tokens that travel in URLs: OAuth and manifest `code`, `state`, the
-# set-up `token`; the manifest code in its conversion path; a Slack webhook's secret path.
+# set-up `token`; the manifest code in its conversion path; chat webhooks' secret paths and tokens.
 # Each pattern is linear: a literal prefix, then one negated character class.
 _SECRETS = (
     (
@@ -31,6 +31,9 @@ _SECRETS = (
     ),
     (re.compile(r"(/app-manifests/)[^/?\s\"']+"), r"\1[redacted]"),
     (re.compile(r"(hooks\.slack\.com/services/)[^\s\"'?]+"), r"\1[redacted]"),
+    # A Slack bot token (chat.slack_token), and a Discord webhook's secret path.
+    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), "[redacted]"),
+    (re.compile(r"(/api/webhooks/)[^\s\"'?]+"), r"\1[redacted]"),
 )
 _PLAIN = (int, float, bool, type(None))
 

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     session_secret: str | None = None
     setup_env_file: Path = Path(".env")
     slack_webhook_url: str | None = None
+    # The longest one chat call may take (Slack, a JSON webhook); it is never retried.
+    notifier_timeout_seconds: float = 10.0
     # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`: its counts tell
     # that private repositories have incidents. Unset, it is open.
     metrics_token: str | None = None
@@ -106,6 +108,12 @@ class Settings(BaseSettings):
         if self.private_key_path:
             return self.private_key_path.read_text()
         return None
+
+    @property
+    def reads_environment(self) -> bool:
+        """The variables repo configs name (`chat`) are read from the environment and `.env`
+        (the sandbox's settings, which read neither, say no)."""
+        return True
 
     @property
     def configured(self) -> bool:

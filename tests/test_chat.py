@@ -1,4 +1,5 @@
-"""Slack messages: which changes are worth one (pure), and posting never blocks (respx)."""
+"""The global Slack webhook: which changes are worth a message (pure), and posting never
+blocks nor fails an incident (respx). Per-repository chat: tests/test_chat_repos.py."""
 
 import asyncio
 import json
@@ -10,10 +11,13 @@ import httpx
 import pytest
 import respx
 
+from app.domain.chat import heard, slack_change
+from app.domain.chat_config import Chat
 from app.domain.lifecycle import Severity, Status
 from app.domain.records import Incident
 from app.logs import configure
-from app.service.chat import SlackNotifier, message_for
+from app.service.chat import slack_payload
+from app.service.chat_post import Sender
 from tests.conftest import Harness
 
 HOOK = "https://hooks.slack.test/services/T0/B0/XYZ"
@@ -29,6 +33,12 @@ BASE = Incident(
     declared_by="alice",
     lead="bob",
 )
+
+
+def message_for(before: Incident | None, after: Incident, url: str) -> str | None:
+    """The message the global webhook gets for one change, or None (the default `chat`)."""
+    said = heard(Chat(), before, after)
+    return slack_change(after, said.what, url) if said is not None else None
 
 
 @pytest.mark.parametrize(
@@ -150,21 +160,30 @@ async def test_a_slow_slack_does_not_hold_the_worker(chatty: Harness) -> None:
 
 
 async def test_no_webhook_no_chat(harness: Harness) -> None:
-    assert "chat" not in harness.services.extras
+    with respx.mock(assert_all_called=False) as mock:
+        anything = mock.route().mock(return_value=httpx.Response(200))
+        _issue, events = harness.fake.open_issue("octo/ops", labels=["incident", "severity:1"])
+        await harness.run(events)
+        await drain(harness)
+    assert not anything.called
+
+
+def post(sender: Sender, text: str) -> object:
+    return sender.post("slack", HOOK, slack_payload(text), hold="SLACK_WEBHOOK_URL")
 
 
 def test_notifier_posts_json_text() -> None:
-    notifier = SlackNotifier(HOOK, "https://github.com")
-
-    async def go() -> bool:
+    async def go() -> object:
+        sender = Sender()
         with respx.mock() as mock:
-            route = mock.post(HOOK).mock(return_value=httpx.Response(200))
-            ok = await notifier.post("hello")
+            route = mock.post(HOOK).mock(return_value=httpx.Response(200, text="ok"))
+            answer = await post(sender, "hello")
             body = json.loads(route.calls[0].request.content)
             assert body == {"text": "hello", "unfurl_links": False, "unfurl_media": False}
-            return ok
+        await sender.drain()
+        return answer
 
-    assert asyncio.run(go()) is True
+    assert asyncio.run(go()) == {}  # Slack's plain "ok": delivered
 
 
 async def test_the_message_names_the_lead_chosen_for_the_new_incident(chatty: Harness) -> None:
@@ -210,15 +229,16 @@ async def test_the_webhook_url_never_reaches_a_log_line(caplog: pytest.LogCaptur
     configure("DEBUG", "json")  # as the service runs, at its most talkative
     root.addHandler(caplog.handler)
     try:
-        notifier = SlackNotifier(HOOK, "https://github.com")
+        sender = Sender()
         with respx.mock() as mock:
             route = mock.post(HOOK)
             route.mock(return_value=httpx.Response(200, text="ok"))
-            assert await notifier.post("delivered")
+            assert await post(sender, "delivered") is not None
             route.mock(return_value=httpx.Response(404, text="no_service"))
-            assert not await notifier.post("refused")
+            assert await post(sender, "refused") is None
             route.mock(side_effect=httpx.ConnectError(f"cannot reach {HOOK}"))
-            assert not await notifier.post("unreachable")
+            assert await post(sender, "unreachable") is None
+        await sender.drain()
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)

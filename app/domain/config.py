@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.domain import durations
+from app.domain.chat_config import Chat
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
 from app.domain.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
@@ -238,6 +239,7 @@ class RepoConfig(Strict):
     recurrence_window: timedelta = RECURRENCE_WINDOW
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
+    chat: Chat = Chat()
     security: Security = Security()
 
     @field_validator("recurrence_window", mode="before")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from app.domain.chat import Heard, heard
 from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
@@ -75,11 +76,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Notice:
-    """A change for the notifiers (chat, metrics); `opened`: the record is of that new issue."""
+    """A change for the notifiers (chat, metrics); `opened`: the record is of that new issue.
+    `chat`: what chat hears of it, by the repo's `chat` config (None: chat stays quiet)."""
 
     before: Incident | None
     after: Incident
     opened: str | None = None
+    chat: Heard | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def _what_follows(
         fresh = replace(history, extras=Extras())
         effects += [replace(effect, record=new), *assign]
         effects.append(keep_status(new, config, fresh, on=effect.key))
-        notices.append(Notice(None, new, opened=effect.key))
+        notices.append(Notice(None, new, opened=effect.key, chat=heard(config.chat, None, new)))
     catching_up = event.kind is Kind.CATCH_UP
     rebuilt = event.kind in (Kind.STATUS_EDITED, Kind.FOLLOW_UP_CHANGED)
     if after is None or (after == before and not (rebuilt or catching_up)):
@@ -226,7 +229,7 @@ def _what_follows(
         # the line appears at the next edit, which spares a correction one call.
         effects.append(keep_status(after, config, history, retro_number=number, followups=listed))
     if not catching_up:
-        notices.append(Notice(before, after))
+        notices.append(Notice(before, after, chat=heard(config.chat, before, after)))
     report = config_report(snapshot.loaded, after.repo_id)
     return Plan(before, after, tuple(effects), tuple(notices), config_report=report)
 

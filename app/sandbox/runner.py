@@ -46,6 +46,11 @@ class SandboxSettings(Settings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
+    @property
+    def reads_environment(self) -> bool:
+        # A playground config naming a chat variable must not reach the machine's real chat.
+        return False
+
 
 def sandbox_settings(folder: Path, log_level: str = "INFO") -> Settings:
     return SandboxSettings(

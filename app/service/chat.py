@@ -1,138 +1,88 @@
-"""Chat: a Slack message (incoming webhook) when a severity 1 or 2 incident moves.
+"""The Slack channel: an incoming webhook (the global SLACK_WEBHOOK_URL, or the repo's
+`chat.slack`), or a bot (`chat.slack_token`) that keeps one thread per incident.
 
 Posting happens in the background after the incident is saved: a slow or failing Slack
-never delays nor fails the incident flow, it is only logged.
+never delays nor fails the incident flow, it is only logged and counted.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
-import httpx
-
-from app.domain.lifecycle import SEVERE, Severity, Status
+from app.domain.chat import Heard, slack_change
 from app.domain.records import Incident
+from app.service.chat_post import Environment, Sender, named
+from app.service.slack_threads import BOT, SlackThreads
 from app.settings import Settings
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from app.service.notifiers import ChannelKit
 
-LOUD = SEVERE  # chat hears of the severities that page
-MAX_TITLE = 256  # GitHub's own limit for a title
-
-
-def escape(text: str) -> str:
-    """User text as Slack shows it, never as markup: `<!channel>` stays words, not a ping.
-
-    Slack reads `&`, `<` and `>` as control characters (mentions, links); it wants them as
-    HTML entities. Line breaks are flattened so a title stays one line.
-    """
-    flat = " ".join(text[:MAX_TITLE].split())
-    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+WEBHOOK = "slack"  # the channel's label in the chat metric and the logs (the bot's: BOT)
 
 
-def _sev(severity: Severity | None) -> str:
-    return f"Sev {int(severity)}" if severity else "no severity"
-
-
-def message_for(
-    before: Incident | None, after: Incident, issue_url: str, lead: str | None = None
-) -> str | None:
-    """The message for one saved change, or None when chat need not hear of it (pure).
-
-    `lead` overrides `after.lead`: the lead may be chosen just after the change is saved.
-    """
-    if after.severity not in LOUD and (before is None or before.severity not in LOUD):
-        return None
-    if before is not None and not before.managed and not after.managed:
-        return None
-    what: list[str] = []
-    if before is None or (not before.managed and after.managed):
-        what.append("recorded" if before is None else "resumed")
-    elif before.managed and not after.managed:
-        what.append("withdrawn (not an incident after all)")
-    else:
-        if before.severity != after.severity:
-            verb = (
-                "escalated"
-                if before.severity is None or (after.severity or 9) < before.severity
-                else "de-escalated"
-            )
-            what.append(f"{verb} from {_sev(before.severity)} to {_sev(after.severity)}")
-        if before.status != after.status:
-            what.append(
-                "resolved"
-                if after.status is Status.RESOLVED
-                else f"now {after.status.display} (was {before.status.display})"
-            )
-    if not what:
-        return None
-    icon = ":white_check_mark:" if after.status is Status.RESOLVED else ":rotating_light:"
-    # The only link is ours; the title is its label, so Slack links nothing inside it.
-    title = escape(f"{after.repo}#{after.number} {after.title}".strip())
-    return (
-        f"{icon} *{_sev(after.severity)} incident {' and '.join(what)}*: <{issue_url}|{title}>\n"
-        f"Status: *{after.status.display}* · Lead: {escape(lead or after.lead or 'none yet')}"
-    )
-
-
-def slack_payload(text: str) -> dict[str, Any]:
+def slack_payload(text: str) -> dict[str, object]:
     """The webhook's body: no previews of links (an issue's text would show in them)."""
     return {"text": text, "unfurl_links": False, "unfurl_media": False}
 
 
-def from_settings(settings: Settings) -> SlackNotifier | None:
-    """The chat channel, when a Slack webhook is configured (app/service/notifiers.py)."""
-    if not settings.slack_webhook_url:
-        return None
-    return SlackNotifier(settings.slack_webhook_url, settings.github_web_url)
+def from_settings(settings: Settings, kit: ChannelKit) -> SlackChannel:
+    """Always in use: a repo may name its own Slack at any time (app/service/notifiers.py)."""
+    threads = SlackThreads(kit.sender, kit.threads)
+    return SlackChannel(
+        settings.slack_webhook_url, settings.github_web_url, kit.sender, kit.env, threads
+    )
 
 
-class SlackNotifier:
-    """A notifier posting to one incoming webhook, without waiting for it."""
-
+class SlackChannel:
     def __init__(
         self,
-        webhook_url: str,
+        webhook_url: str | None,
         web_url: str,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        sender: Sender,
+        env: Environment,
+        threads: SlackThreads,
     ) -> None:
-        self.webhook_url = webhook_url
+        self.webhook_url = webhook_url  # the global default, for repos that name no channel
         self.web_url = web_url.rstrip("/")
-        self.timeout = timeout
-        self.transport = transport
-        self._pending: set[asyncio.Task[bool]] = set()
+        self.sender = sender
+        self.env = env
+        self.threads = threads
 
-    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
+    async def incident_changed(
+        self, before: Incident | None, after: Incident, heard: Heard | None
+    ) -> None:
+        if heard is None:
+            return
+        route = heard.route
         url = f"{self.web_url}/{after.repo}/issues/{after.number}"
-        text = message_for(before, after, url)
-        if text is None:
-            return
-        task = asyncio.create_task(self.post(text))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        key = f"{after.repo_id}#{after.number}"
+        if route.slack_token and route.channel:
+            token = named(self.env, self.sender, BOT, route.slack_token)
+            if token is not None:
+                where = f"slack:{route.slack_token}:{route.channel}"
+                channel = route.channel
 
-    async def post(self, text: str) -> bool:
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
-                response = await http.post(self.webhook_url, json=slack_payload(text))
-            if response.status_code >= 300:
-                log.warning("slack answered %s: %s", response.status_code, response.text[:200])
-                return False
-            return True
-        except Exception as exc:
-            # The webhook URL is a secret, and httpx's errors and tracebacks may carry it:
-            # the kind of failure is enough to act on.
-            log.warning("slack message not delivered: %s", type(exc).__name__)
-            return False
+                async def thread() -> None:
+                    await self.threads.announce(token, channel, where, after, heard, url)
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait for messages in flight (shutdown and tests); stragglers are cancelled."""
-        if not self._pending:
+                self.sender.submit(f"{BOT}:{key}", BOT, thread)
             return
-        _, late = await asyncio.wait(set(self._pending), timeout=timeout)
-        for task in late:
-            task.cancel()
+        if route.slack:
+            hook, hold = named(self.env, self.sender, WEBHOOK, route.slack), route.slack
+        elif not route.own:
+            hook, hold = self.webhook_url, "SLACK_WEBHOOK_URL"
+        else:
+            return  # the repo's own channels are elsewhere
+        if hook is None:
+            return
+        body = slack_payload(slack_change(after, heard.what, url))
+
+        async def post() -> None:
+            if await self.sender.post(WEBHOOK, hook, body, hold=hold) is not None:
+                self.sender.count(WEBHOOK, "sent")
+
+        self.sender.submit(f"{WEBHOOK}:{key}", WEBHOOK, post)
+
+    async def drain(self) -> None:
+        await self.sender.drain()

@@ -146,7 +146,7 @@ class Responder:
             else:
                 after = _filled(after, applied)
             for notifier in self.notifiers:
-                await notifier.incident_changed(notice.before, after)
+                await notifier.incident_changed(notice.before, after, notice.chat)
 
     async def on_installation(self, delivery: Delivery, event: Event) -> str:
         # No issue here: label sync for the repositories the App was given.

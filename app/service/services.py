@@ -24,13 +24,15 @@ from app.queue.retention import keep_pruning, kept_for
 from app.queue.webhooks import BodyGate
 from app.queue.worker import Worker
 from app.service.catch_up import CatchUp
-from app.service.notifiers import channels
+from app.service.chat_post import Sender, environment_for
+from app.service.notifiers import ChannelKit, channels
 from app.service.reminders import ReminderScheduler
 from app.service.responder import Responder
 from app.service.routes import Router
 from app.service.triage import Triage
 from app.settings import Settings
 from app.storage.bookkeeping import Bookkeeping
+from app.storage.chat_threads import ChatThreads
 from app.storage.db import create_schema, make_engine, reading
 from app.storage.last_good import LastGoodConfigs
 from app.storage.reads import ReadLog
@@ -149,7 +151,9 @@ async def build_services(
         configs = ConfigCache(ttl=settings.config_ttl_seconds, keeper=LastGoodConfigs(engine))
         reads = GitHubReads(github, configs, PermissionCache())
         router = Router(reads, store, books, covered=readlog.covered, seen=seen.note)
-        chats = channels(settings)
+        sender = Sender(timeout=settings.notifier_timeout_seconds, registry=metrics.registry)
+        kit = ChannelKit(sender, environment_for(settings), ChatThreads(engine))
+        chats = channels(settings, kit)
         responder = Responder(
             github, reads, router, store, books, configs, readlog, [metrics, *chats]
         )
@@ -162,8 +166,7 @@ async def build_services(
             jobs=[catch_up],
         )
         extras.update(configs=configs, catch_up=catch_up, reminders=reminders)
-        if chats:
-            extras["chat"] = chats[0]
+        extras["chat"] = sender  # what tests drain
         triage = Triage(configs.known_scheme, forget=configs.invalidate)
         worker = Worker(
             inbox,

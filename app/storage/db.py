@@ -206,6 +206,20 @@ repo_configs = Table(
 )
 
 
+# The chat thread of each incident per destination (app/storage/chat_threads.py): the Slack
+# message its updates are posted under, kept for every instance and across restarts.
+chat_threads = Table(
+    "chat_threads",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("destination", String(200), primary_key=True),  # "slack:<token variable>:<channel>"
+    Column("channel", String(100), nullable=False),  # Slack's channel id, which chat.update needs
+    Column("ts", String(64), nullable=False),  # the first message's ts: the replies' thread_ts
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)

@@ -19,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from app.domain.chat import Heard
 from app.domain.commands import Command
 from app.domain.records import EntryKind, Incident
 from app.queue.inbox import LANE_NAMES, Delivery, Inbox
@@ -216,7 +217,9 @@ class Metrics:
         if remaining is not None and remaining.isdigit():
             self.rate_limit_remaining.set(int(remaining))
 
-    async def incident_changed(self, before: Incident | None, after: Incident) -> None:
+    async def incident_changed(
+        self, before: Incident | None, after: Incident, heard: Heard | None = None
+    ) -> None:
         """A notifier: count the status moves and reverts just recorded."""
         start = len(before.timeline) if before is not None else 0
         for entry in after.timeline[start:]:
