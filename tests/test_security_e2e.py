@@ -135,6 +135,8 @@ async def test_with_a_private_repo_the_incident_is_opened_there(harness: Harness
     # And it is an incident there: a command on it works.
     await harness.run(harness.fake.comment(PRIVATE, copy.number, "/stabilized"))
     assert (await harness.services.store.load(private_id, copy.number)).status is Status.STABILIZED
+    (status,) = harness.fake.status_comments(PRIVATE, copy.number)  # edited, the one kept
+    assert "### Incident status: Stabilized" in status.body
 
 
 async def test_an_outsiders_report_stays_a_report_in_the_private_repo(harness: Harness) -> None:
