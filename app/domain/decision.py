@@ -151,7 +151,8 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
 
 
 def _keep_private(event: Occurrence, snapshot: Snapshot) -> Plan:
-    """A security report: no public record (a record already there goes), nothing to chat."""
+    """A security report: no public record (a record already there goes), no notice: chat and
+    metrics hear nothing of it, nor of its private incident."""
     before = snapshot.incident
     decision = keep_private(
         event.hint,
@@ -208,8 +209,8 @@ def _what_follows(
     if after is None or (after == before and not (rebuilt or catching_up)):
         return Plan(before, after, tuple(effects), tuple(notices))
     if rebuilt:
-        known = history.extras.retro_number
-        effects.append(keep_status(after, config, history, retro_number=known, followups=listed))
+        kept = history.extras.retro_number
+        effects.append(keep_status(after, config, history, retro_number=kept, followups=listed))
         return Plan(before, after, tuple(effects))
     after, assign = choose_lead(after, config, history)
     effects += assign

@@ -70,7 +70,7 @@ class OpenIssue:
     # the database may have lost (a retrospective), found again by the marker in their body.
     look_first: bool = False
     # Another repository of the installation (a security report's private incident): effects
-    # `on` this key go there too; never a sub-issue (GitHub links only within one owner).
+    # `on` this key go there too. Never with `sub_issue_of`: it is not work of this issue.
     repo: str | None = None
 
 
