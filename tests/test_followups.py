@@ -157,6 +157,9 @@ def test_what_makes_a_security_report() -> None:
     assert applies(issue("security", "incident"), None, DEFAULT_LABELS)
     assert applies(issue("Security", "incident:reported"), None, DEFAULT_LABELS)
     assert applies(issue("security"), incident(), DEFAULT_LABELS)
+    renamed = parse_config("labels: {security: '🔒 vulnerability'}\n")[0].scheme
+    assert is_security_report(issue("🔒 Vulnerability"), renamed)
+    assert not is_security_report(issue("security"), renamed)
 
 
 def test_a_security_report_keeps_no_record_and_takes_the_labels_off_last() -> None:

@@ -199,3 +199,15 @@ async def test_the_dashboard_lists_open_follow_ups_oldest_first(harness: Harness
     assert "Oldest" in incident_page and "Newer" not in incident_page
     index = (await harness.client.get("/")).text
     assert "2 open follow-ups" in index
+
+
+async def test_the_follow_up_label_is_renamed_by_the_config(harness: Harness) -> None:
+    harness.fake.repo(REPO).files[".github/incidents.yml"] = (
+        "labels:\n  follow-up: '🔁 follow-up'\n"
+    )
+    number = await declare(harness, 2, actor="alice")
+    await say(harness, number, "/followup Add an alert", actor="alice")
+    parent = harness.fake.issue(REPO, number)
+    (issue,) = [i for i in harness.fake.repo(REPO).issues.values() if i.id in parent.sub_issues]
+    assert issue.labels == ["🔁 follow-up"]
+    assert f"- #{issue.number}: open" in status_comment(harness, number)
