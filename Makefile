@@ -11,14 +11,17 @@ $(UV):
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 # Two stamps, one venv: `make run` needs the runtime dependencies only; `make test` adds the
-# development tools. The runtime sync is --inexact so that it never removes tools a test
+# development tools. Both compile the packages' bytecode once, at install: with
+# PYTHONDONTWRITEBYTECODE set (as on some CI machines) every process the tests start would
+# otherwise compile FastAPI and pydantic again (seconds each, tens of seconds when loaded).
+# The runtime sync is --inexact so that it never removes tools a test
 # run installed; the full sync runs when its own stamp is missing, so tools come back.
 $(VENV)/.synced-run: $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev --inexact --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --no-dev --inexact --compile-bytecode --quiet
 	touch $@
 
 $(VENV)/.synced-dev: $(UV) pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --compile-bytecode --quiet
 	touch $@ $(VENV)/.synced-run
 
 run: $(VENV)/.synced-run

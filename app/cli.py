@@ -17,7 +17,9 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from app.cli_errors import VERBOSE_HINT, explain
+from app.cli_leads import lead_report
 from app.domain.config_file import parse_config
+from app.domain.lead_duty import WINDOWS
 from app.domain.records import Incident
 from app.domain.stats import humanize, ordered, status_since
 from app.github.client import GitHubApp
@@ -223,8 +225,25 @@ def check_config(
 
 
 @cli.command()
-def incidents(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
-    """The repository's incidents as a table: open first, by severity, then age."""
+def incidents(
+    repo: Annotated[str, typer.Argument(help="OWNER/REPO; or `leads`: lead duty per person")],
+    of: Annotated[
+        str | None, typer.Argument(help="after `leads`: only this OWNER/REPO", show_default=False)
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(help="after `leads`: only this window (30, 90 or 365 days)")
+    ] = None,
+) -> None:
+    """The repository's incidents as a table: open first, by severity, then age.
+
+    `incidents leads [OWNER/REPO] [--days N]`: per person, the incidents and hours led by
+    severity over 30, 90 and 365 days (every lead period counts, hand-overs included).
+    """
+    if repo == "leads":  # a word without a slash names no repository
+        leads(of, days)
+        return
+    if of is not None or days is not None:
+        fail("give OWNER/REPO alone, or `leads [OWNER/REPO] [--days N]`")
 
     async def run() -> str:
         services = await _services(load_settings())
@@ -234,6 +253,23 @@ def incidents(repo: Annotated[str, typer.Argument(help="OWNER/REPO")]) -> None:
         finally:
             await services.close()
         return incident_table(found)
+
+    typer.echo(asyncio.run(run()))
+
+
+def leads(repo: str | None, days: int | None) -> None:
+    if repo is not None and repo.count("/") != 1:
+        fail("give the repository as OWNER/REPO")
+    if days is not None and days not in WINDOWS:
+        fail("--days is 30, 90 or 365")
+
+    async def run() -> str:
+        services = await _services(load_settings())
+        try:
+            now = datetime.now(UTC)
+            return await lead_report(services.engine, repo=repo, days=days, now=now)
+        finally:
+            await services.close()
 
     typer.echo(asyncio.run(run()))
 

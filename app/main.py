@@ -20,7 +20,7 @@ from app.queue.webhooks import make_router, serve_delivery
 from app.sandbox import routes as sandbox
 from app.service.services import build_services
 from app.settings import Settings, get_settings
-from app.web import auth, dashboard, followups, metrics, setup
+from app.web import auth, dashboard, followups, lead_duty, metrics_endpoint, setup
 from app.web.auth import session_secret
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,11 @@ def create_app(
     )
     dashboard.install_error_pages(app)
     app.include_router(make_router(settings.webhook_path))
-    app.include_router(metrics.make_router())
+    app.include_router(metrics_endpoint.make_router())
     app.include_router(setup.make_router())
     app.include_router(auth.make_router())
     app.include_router(dashboard.make_router())
+    app.include_router(lead_duty.make_router())
     app.include_router(followups.make_router())
     app.include_router(sandbox.make_router())  # only while no App is configured
     app.add_middleware(

@@ -111,7 +111,7 @@ def test_dashboard_renders_in_chromium(browser: str, dashboard_url: str, tmp_pat
     shot.unlink(missing_ok=True)
     dom = chromium(browser, tmp_path / "p1", "--dump-dom", dashboard_url + "/")
     assert "Search is down" in dom
-    assert "Time to stabilize and resolve, last 90 days" in dom
+    assert "Time to acknowledge, stabilize and resolve, last 90 days" in dom
     assert "<svg" in dom and "Severity 1 (2)" in dom
     chromium(
         browser,
@@ -132,13 +132,30 @@ def test_dashboard_renders_in_chromium(browser: str, dashboard_url: str, tmp_pat
         "--window-size=1280,1000",
         f"{dashboard_url}/incidents/{PUBLIC}/4",
     )
+    leads = chromium(browser, tmp_path / "p5", "--dump-dom", f"{dashboard_url}/leads?days=365")
+    assert "Lead duty, last 365 days" in leads and "<svg" in leads and "<td>carol</td>" in leads
+    chromium(
+        browser,
+        tmp_path / "p6",
+        f"--screenshot={(ARTIFACTS / 'lead-duty.png').resolve()}",
+        "--window-size=1280,1000",
+        f"{dashboard_url}/leads?days=365",
+    )
 
 
 def test_signed_out_browser_never_sees_a_private_incident(
     browser: str, dashboard_url: str, tmp_path: Path
 ) -> None:
     for n, path in enumerate(
-        ["/", "/?sort=severity", "/api/incidents", f"/incidents/{PRIVATE}/1", "/chart.svg"]
+        [
+            "/",
+            "/?sort=severity",
+            "/api/incidents",
+            f"/incidents/{PRIVATE}/1",
+            "/chart.svg",
+            "/leads",
+            "/api/leads",
+        ]
     ):
         dom = chromium(browser, tmp_path / f"q{n}", "--dump-dom", dashboard_url + path)
         assert SECRET_TITLE not in dom, path
@@ -180,7 +197,14 @@ def test_pages_fit_a_phone_wide_screen(browser: str, settings_for, tmp_path: Pat
 
     asyncio.run(seed_database())
     app = create_app(settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False)
-    paths = ["/", "/?sort=age", f"/incidents/{PUBLIC}/4", f"/incidents/{PUBLIC}/99", "/nowhere"]
+    paths = [
+        "/",
+        "/?sort=age",
+        f"/incidents/{PUBLIC}/4",
+        f"/incidents/{PUBLIC}/99",
+        "/nowhere",
+        "/leads?days=365",
+    ]
     page = MEASURE % (json.dumps(paths), PHONE)
     app.add_api_route("/__measure", lambda: HTMLResponse(page), include_in_schema=False)
     with served(app) as url:

@@ -139,6 +139,36 @@ def test_incidents_table(configured: Settings, fake: FakeGitHub) -> None:
     assert run("incidents", "octo/none")[1].strip() == "no incidents recorded"
 
 
+def test_incidents_leads_prints_lead_duty(configured: Settings, fake: FakeGitHub) -> None:
+    async def seed_database() -> None:
+        engine = make_engine(configured.async_database_url)
+        await create_schema(engine)
+        await seed(IncidentStore(engine), fake, datetime.now(UTC))
+        await engine.dispose()
+
+    asyncio.run(seed_database())
+    code, out = run("incidents", "leads")
+    assert code == 0, out
+    month, quarter, year = out.strip().split("\n\n")
+    assert month.splitlines()[0] == "last 30 days (per severity: incidents / hours led)"
+    assert month.splitlines()[1].split() == [
+        "LEAD", "INCIDENTS", "HOURS", "SEV", "1", "SEV", "2", "SEV", "3", "NO", "SEV"
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split()[1:] for line in month.splitlines()[2:]}
+    # Every repository (the operator's view): carol's private incident, open for 5 hours.
+    assert rows["bob"] == ["1", "20.0", "-", "1", "/", "20.0", "-", "-"]
+    assert rows["carol"][:2] == ["1", "5.0"]
+    assert "carol" in quarter and year.startswith("last 365 days")
+    code, out = run("incidents", "leads", "Octo/OPS", "--days", "90")
+    assert code == 0, out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[2:]}
+    assert rows == {"carol": ["1", "30.0"], "bob": ["1", "20.0"], "alice": ["1", "2.0"]}
+    assert run("incidents", "leads", "octo/none")[1].strip().endswith("nobody led an incident")
+    assert run("incidents", "leads", "--days", "7")[0] == 2
+    assert run("incidents", "leads", "not-a-repo")[0] == 2
+    assert run("incidents", PUBLIC, "--days", "30")[0] == 2
+
+
 def test_redeliver_requests_only_what_never_arrived(configured: Settings, fake: FakeGitHub) -> None:
     lost = fake.log_delivery("lost", ok=False, hours_ago=2)
     fake.log_delivery("lost", ok=False, hours_ago=1.5)  # a failed retry of the same

@@ -51,12 +51,13 @@ async def test_incident_without_severity_asks_for_it(h: Harness) -> None:
 
 
 async def test_status_commands_walk_the_lifecycle_and_reviewed_closes(h: Harness) -> None:
-    number = await new_incident(h)
+    # Severity 3: no retrospective is opened, so nothing holds Reviewed.
+    number = await new_incident(h, "3")
     for command, label in [("/stabilized", ST), ("/investigating", UI), ("/resolved", RS)]:
         await say(h, number, command)
-        assert h.labels(number) == {"incident", "severity:1", label}
+        assert h.labels(number) == {"incident", "severity:3", label}
     await say(h, number, "/reviewed")
-    assert h.labels(number) == {"incident", "severity:1", RV}
+    assert h.labels(number) == {"incident", "severity:3", RV}
     assert h.fake.issue(REPO, number).state == "closed"
     incident = await h.record(number)
     assert [e.kind for e in incident.timeline].count("status") == 4
@@ -223,12 +224,12 @@ async def test_recurrence_decided_by_github_time_not_processing_time(h: Harness)
 
 
 async def test_recurrence_of_reviewed_incident_is_new(h: Harness) -> None:
-    number = await new_incident(h)
+    number = await new_incident(h, "3")
     await resolve(h, number)
     await say(h, number, "/reviewed")
     h.fake.tick(hours=1)
     await say(h, number, "/recurred")
-    assert h.labels(number) == {"incident", "severity:1", RV}
+    assert h.labels(number) == {"incident", "severity:3", RV}
     assert len(h.incident_issues()) == 2
 
 

@@ -72,7 +72,10 @@ def test_the_baseline_is_the_schema_before_migrations() -> None:
         "leases",
         "issue_reads",
     }
-    added_since = {"deliveries": {"abandoned", "lane"}}  # by migrations 0003 and 0004
+    added_since = {
+        "deliveries": {"abandoned", "lane"},  # by migrations 0003 and 0004
+        "incidents": {"acknowledged_at", "impact_started_at"},  # by 0006
+    }
     for name, columns in main.items():
         today = [
             c for c in metadata.tables[name].columns if c.name not in added_since.get(name, ())
@@ -142,6 +145,33 @@ async def test_a_table_of_our_own_is_not_mistaken_for_the_schema(database_url: s
             other = Table("someone_elses", MetaData(), Column("id", Integer, primary_key=True))
             await conn.run_sync(other.create)
         await create_schema(engine)
+        assert (await version_and_indexes(engine))[0] == HEAD
+    finally:
+        await engine.dispose()
+
+
+async def test_lead_duty_migration_keeps_a_column_an_earlier_migration_added(
+    database_url: str,
+) -> None:
+    """0006 adds `acknowledged_at` only where it is missing: the on-call migration may too."""
+    from alembic import command
+
+    engine = engine_for(database_url)
+    try:
+
+        def to_0004_and_ack(conn: Any) -> None:
+            config = alembic_config(conn)
+            command.upgrade(config, "0004")
+            conn.execute(text("ALTER TABLE incidents ADD COLUMN acknowledged_at TIMESTAMP"))
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_0004_and_ack)
+        await create_schema(engine)
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("incidents")}
+            )
+        assert {"acknowledged_at", "impact_started_at"} <= columns
         assert (await version_and_indexes(engine))[0] == HEAD
     finally:
         await engine.dispose()

@@ -40,6 +40,10 @@ async def test_an_openverse_incident_from_record_to_review(harness: Harness) -> 
     h.fake.tick(minutes=25)
     await say(h, number, "/stabilized\n/timeline Rolled back to v2.3.1", actor="zack")
     h.fake.tick(hours=20)
+    # Resolved waits for the stabilization work: refused while it is open, then done.
+    await say(h, number, "/resolved", actor="openverse-maintainer-a")
+    assert f"#{stabilization.number} is still open" in h.bot_comments(number)[-1]
+    await h.run(h.fake.set_state(REPO, stabilization.number, "closed", reason="completed"))
     await say(h, number, "/resolved", actor="openverse-maintainer-a")
     assert h.labels(number) == {"🚨 incident", "🔴 severity: 1", LABELS["resolved"]}
 

@@ -73,8 +73,12 @@ async def test_declare_revert_stabilize_resolve_through_signed_webhooks(
     assert {"incident:stabilization", "priority:critical"} <= set(child.labels)
     assert f"#{child.number} Roll back" in page
 
-    for command in ("/stabilized", "/resolved"):
-        await act(site, action="comment", number=number, text=command)
+    # Resolved waits for the stabilization work: close it first.
+    await act(site, action="comment", number=number, text="/stabilized")
+    page = (await act(site, action="comment", number=number, text="/resolved")).text
+    assert RS not in issue.labels and f"#{child.number} is still open" in page
+    await act(site, action="close", number=child.number)
+    await act(site, action="comment", number=number, text="/resolved")
     page = (await act(site, action="close", number=number)).text
     assert RS in issue.labels and issue.state == "closed"
     assert "Incident status: Resolved" in page

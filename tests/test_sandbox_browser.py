@@ -168,8 +168,15 @@ async def test_a_walk_through_the_sandbox(tab: Tab, sandbox_url: str) -> None:
     assert "Roll back the payment service" in subs and "priority:critical" in subs
     await tab.shot("sandbox-stabilize.png")
 
-    # Resolve, and the dashboard has it.
+    # Resolve once the stabilization work is closed, and the dashboard has it.
     await tab.submit("comment", text="/stabilized")
+    await tab.submit("comment", text="/resolved")
+    assert RS not in await tab.text("#labels")  # the roll back is still open
+    assert "is still open" in await tab.text("#comments")
+    await tab.goto(sandbox_url + "/sandbox?as=maya&issue=2")  # the stabilization issue
+    assert "Roll back the payment service" in await tab.text("#issue h2")
+    await tab.submit("state")
+    await tab.goto(sandbox_url + "/sandbox?as=maya&issue=1")
     await tab.submit("comment", text="/resolved")
     assert RS in await tab.text("#labels")
     assert "Incident status: Resolved" in await tab.text("#comments")

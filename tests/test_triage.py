@@ -65,6 +65,9 @@ def test_triage_tells_incident_work_from_the_payload() -> None:
     assert known.lane("issues", event(["Outage"]), b"") == INCIDENT  # the renamed label
     assert known.lane("issues", event(["outage:reported"]), b"") == INCIDENT
     assert known.lane("issues", event(["incident"]), b"") == INCIDENT  # the default, too
+    # Stabilization work: its critical label holds (app/domain/work.py).
+    assert known.lane("issues", event(["incident:stabilization"]), b"") == INCIDENT
+    assert unknown.lane("issues", event(["incident:stabilization"]), b"") == INCIDENT
     assert known.lane("issues", event(["bug"], action="closed"), b"") == OTHER  # a retro?
     # A repo whose config this instance has not read: nothing is decided at receipt.
     assert unknown.lane("issues", event(["outage"]), b"") == OTHER

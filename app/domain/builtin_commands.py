@@ -8,13 +8,20 @@ from app.domain.command_flow import managed, reply
 from app.domain.commands import REGISTRY, Command, CommandContext, Handler, command
 from app.domain.decide import explain_status
 from app.domain.facts import Decision
+from app.domain.gates import rules
 from app.domain.lifecycle import Severity, Status, legal_moves
 from app.domain.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
 from app.domain.records import EntryKind, Incident, TimelineEntry
 from app.domain.reports import credit_report
 from app.domain.security import is_security_report, pointer
 from app.domain.status_comment import MOVE_COMMANDS
-from app.domain.transitions import MoveKind, change_severity, request_move, stabilization_labels
+from app.domain.transitions import (
+    MoveKind,
+    change_severity,
+    recurrence_rule,
+    request_move,
+    stabilization_labels,
+)
 
 
 @command(
@@ -36,6 +43,7 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
         f"(`{ctx.scheme.reported}`), not an incident: nobody is paged until a maintainer "
         "declares it with `/incident N`. Other Apps with write access may declare."
     )
+    text += f"\n\n{rules(ctx.scheme)} {recurrence_rule(ctx.config.recurrence_window)}"
     if ctx.incident is not None and ctx.incident.managed:
         text += "\n\n" + explain_status(ctx.incident.status, ctx.scheme)
     return Decision(ctx.incident, (reply(ctx, cmd, text),))
@@ -150,6 +158,7 @@ def _status_command(target: Status) -> Handler:
             actor=ctx.hint.actor,
             config=ctx.config,
             title=ctx.issue.title,
+            gates=ctx.gates,
         )
         if move.kind is MoveKind.SAME:
             text = f"the incident is already {target.display}. " + explain_status(
@@ -165,6 +174,8 @@ def _status_command(target: Status) -> Handler:
                 f"Commands for those moves: {options}."
             )
             return Decision(incident, (reply(ctx, cmd, text),))
+        if move.kind is MoveKind.BLOCKED:
+            return Decision(incident, (reply(ctx, cmd, f"{move.reason} Nothing changed."),))
         if move.kind is MoveKind.RECURRENCE:
             return Decision(move.incident, move.effects)
         labels = _set_labels(ctx, [ctx.scheme.status_label(target)])

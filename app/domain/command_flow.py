@@ -9,6 +9,8 @@ from typing import Any
 
 from app.domain.commands import REGISTRY, Command, CommandContext
 from app.domain.facts import Decision, Issue
+from app.domain.followup import wants_retro
+from app.domain.gates import Gates
 from app.domain.payloads import is_bot
 from app.domain.plan import AddLabels, Effect, PostComment, RemoveLabel, marker
 from app.domain.records import Incident
@@ -32,6 +34,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     """
     incident = ctx.incident
     issue = ctx.issue
+    gates = ctx.gates
     if not ctx.permitted and not (incident is not None and incident.managed):
         return Decision(incident, ())
     known = [c for c in commands if c.name in REGISTRY]  # others: another bot's, or prose
@@ -59,10 +62,13 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
             if helped or help_recent(ctx):
                 continue  # given in this reply, or on this issue a moment ago
             helped = True
-        step = replace(ctx, incident=incident, issue=issue)
+        step = replace(ctx, incident=incident, issue=issue, gates=gates)
         decision = spec.handler(command, step)
         ran = True
         retro = retro or decision.retro
+        if gates is not None and _opens_retro(gates, incident, decision, retro, ctx):
+            # The retrospective this plan opens holds a later `/reviewed` as an open one would.
+            gates = replace(gates, retro_coming=True)
         if decision.incident is not None:
             incident = _tag(decision.incident, incident, ref)
         effects = tuple(e for e in decision.plan if not isinstance(e, PostComment))
@@ -75,6 +81,15 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     if answers or (ran and skipped > 0):
         plan.append(_one_reply(ctx, answers, skipped, helped))
     return Decision(incident, tuple(plan), retro=retro)
+
+
+def _opens_retro(
+    gates: Gates, before: Incident | None, decision: Decision, asked: bool, ctx: CommandContext
+) -> bool:
+    """Whether the plan so far opens the retrospective: `/retro`, or reaching Resolved."""
+    if gates.had_retro or decision.incident is None:
+        return False
+    return asked or wants_retro(before, decision.incident, ctx.config)
 
 
 def _one_reply(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from app.domain.config import RepoConfig
     from app.domain.facts import Decision, Hint, Issue
+    from app.domain.gates import Gates
     from app.domain.labels import LabelScheme
     from app.domain.records import Incident
 
@@ -87,6 +88,8 @@ class CommandContext:
     permitted: bool  # the commenter has triage or higher on the repository
     # When the bot last gave `/help` on this issue, as the shell read it from its comments.
     help_given_at: datetime | None = None
+    # The open sub-issues that may hold `/resolved` and `/reviewed`, when the shell read them.
+    gates: Gates | None = None
 
     @property
     def scheme(self) -> LabelScheme:

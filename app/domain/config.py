@@ -141,27 +141,39 @@ class Labels(Strict):
     )
     resolved: str = DEFAULT_LABELS.statuses[Status.RESOLVED]
     reviewed: str = DEFAULT_LABELS.statuses[Status.REVIEWED]
+    # The repo's priority labels, one per issue: adding `critical` removes the others.
+    priorities: tuple[str, ...] = ()
 
     @field_validator("*")
     @classmethod
-    def _name(cls, value: str) -> str:
+    def _name(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
         # GitHub refuses such labels, so the app could never apply them.
-        if not value.strip():
-            raise ValueError("a label name cannot be empty")
-        if len(value) > MAX_LABEL_LENGTH:
-            raise ValueError(
-                f"{len(value)} characters: GitHub label names have at most {MAX_LABEL_LENGTH}"
-            )
+        for name in value if isinstance(value, tuple) else (value,):
+            if not name.strip():
+                raise ValueError("a label name cannot be empty")
+            if len(name) > MAX_LABEL_LENGTH:
+                raise ValueError(
+                    f"{len(name)} characters: GitHub label names have at most {MAX_LABEL_LENGTH}"
+                )
         return value
 
     def collisions(self) -> list[tuple[str, str]]:
         """(key, earlier key) for labels whose names differ only in case: GitHub treats them
-        as one label, so `resolved: incident` would record every new incident as Resolved."""
+        as one label, so `resolved: incident` would record every new incident as Resolved.
+        A priority may be the critical label itself (it belongs to the family)."""
         seen: dict[str, str] = {}
         found = []
-        for name, info in type(self).model_fields.items():
-            key = info.alias or name
-            folded = getattr(self, name).strip().casefold()
+        named = [
+            (info.alias or name, getattr(self, name))
+            for name, info in type(self).model_fields.items()
+            if name != "priorities"
+        ]
+        named += [(f"priorities[{i}]", name) for i, name in enumerate(self.priorities)]
+        critical = self.critical.strip().casefold()
+        for key, name in named:
+            folded = name.strip().casefold()
+            if key.startswith("priorities[") and folded == critical:
+                continue
             if folded in seen:
                 found.append((key, seen[folded]))
             else:
@@ -173,6 +185,7 @@ class Labels(Strict):
             incident=self.incident,
             critical=self.critical,
             stabilization=self.stabilization,
+            priorities=self.priorities,
             reported=self.reported,
             follow_up=self.follow_up,
             security=self.security,

@@ -42,17 +42,28 @@ def parse_config(text: str, file: str = CONFIG_PATH) -> tuple[RepoConfig, tuple[
     written = _keys_under(root, "labels")
     clashes = []
     for key, other in collisions:
-        if key not in written and other in written:
+        if _base(key) not in written and _base(other) in written:
             key, other = other, key  # point at the line that renamed a label
         clashes.append(
             ConfigError(
                 file,
-                _line_of(root, ("labels", key)),
+                _line_of(root, ("labels", *_path(key))),
                 f"labels.{key}",
                 f"the same label as `labels.{other}` (GitHub label names ignore case)",
             )
         )
     return DEFAULT_CONFIG, tuple(clashes)
+
+
+def _base(key: str) -> str:
+    """`priorities` of `priorities[2]`: the key as written under `labels`."""
+    return key.partition("[")[0]
+
+
+def _path(key: str) -> tuple[str | int, ...]:
+    """`priorities[2]` → ("priorities", 2), for finding its line."""
+    base, _, index = key.partition("[")
+    return (base, int(index.rstrip("]"))) if index else (base,)
 
 
 def _keys_under(root: yaml.Node | None, key: str) -> set[str]:

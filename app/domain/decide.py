@@ -6,19 +6,13 @@ from dataclasses import replace
 
 from app.domain.config import RepoConfig
 from app.domain.facts import Decision, Hint, Issue
+from app.domain.gates import Gates
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import CLOSED, INITIAL, MEANINGS, ORDER, Severity, Status, legal_moves
-from app.domain.plan import (
-    AddLabels,
-    AddSubIssueLabels,
-    Effect,
-    PostComment,
-    RemoveLabel,
-    SetIssueState,
-)
+from app.domain.plan import AddLabels, Effect, PostComment, RemoveLabel, SetIssueState
 from app.domain.records import EntryKind, Incident, TimelineEntry
 from app.domain.reports import credit_report, report
-from app.domain.transitions import MoveKind, change_severity, request_move, stabilization_labels
+from app.domain.transitions import MoveKind, change_severity, request_move
 
 
 def explain_status(status: Status, scheme: LabelScheme) -> str:
@@ -38,6 +32,8 @@ def reconcile_labels(
     issue: Issue,
     incident: Incident | None,
     config: RepoConfig,
+    *,
+    gates: Gates | None = None,
 ) -> Decision:
     """Converge an issue's incident labels and the record; the same result in any event order."""
     scheme = config.scheme
@@ -53,10 +49,12 @@ def reconcile_labels(
             return Decision(incident)
         incident = incident.noted(TimelineEntry(hint.at, hint.actor, EntryKind.RESUMED))
         incident = replace(incident, managed=True)
-        return _reconcile(hint, issue, incident, config, restore_quietly=True, changed=True)
+        return _reconcile(
+            hint, issue, incident, config, restore_quietly=True, changed=True, gates=gates
+        )
     if not has_incident_label:
         return _withdraw(hint, issue, incident, scheme)
-    return _reconcile(hint, issue, incident, config)
+    return _reconcile(hint, issue, incident, config, gates=gates)
 
 
 def _adopt(hint: Hint, issue: Issue, config: RepoConfig) -> Decision:
@@ -121,13 +119,15 @@ def _reconcile(
     *,
     restore_quietly: bool = False,
     changed: bool = False,
+    gates: Gates | None = None,
 ) -> Decision:
-    scheme = config.scheme
     plan: list[Effect] = []
     # Ask for a missing severity once, when the incident is first seen or resumed.
-    incident, severity_plan = _reconcile_severity(hint, issue, incident, scheme, restore_quietly)
+    incident, severity_plan = _reconcile_severity(
+        hint, issue, incident, config.scheme, restore_quietly
+    )
     plan += severity_plan
-    incident, status_plan = _reconcile_status(hint, issue, incident, config, restore_quietly)
+    incident, status_plan = _reconcile_status(hint, issue, incident, config, restore_quietly, gates)
     plan += status_plan
     return Decision(incident, tuple(plan)) if (plan or changed) else Decision(incident)
 
@@ -138,6 +138,7 @@ def _reconcile_status(
     incident: Incident,
     config: RepoConfig,
     restore_quietly: bool,
+    gates: Gates | None,
 ) -> tuple[Incident, list[Effect]]:
     scheme = config.scheme
     recorded = incident.status
@@ -174,6 +175,7 @@ def _reconcile_status(
             actor=hint.actor,
             config=config,
             title=issue.title,
+            gates=gates,
         )
         if move.kind is MoveKind.MOVED:
             plan = [RemoveLabel(label) for label, s in present.items() if s is recorded]
@@ -184,7 +186,8 @@ def _reconcile_status(
             if not recorded_present:
                 plan.append(AddLabels((scheme.status_label(recorded),)))
             return move.incident, list(move.effects) + plan
-        reason = f"{recorded.display} → {target.display} is not a legal move."
+        # Blocked by open work (its reason names it), or not a legal move at all.
+        reason = move.reason or f"{recorded.display} → {target.display} is not a legal move."
     else:
         names = ", ".join(f"`{scheme.status_label(s)}`" for s in sorted(others, key=ORDER.index))
         reason = f"An incident has exactly one status; the labels {names} were added together."
@@ -264,10 +267,12 @@ def reconcile_issue(
     issue: Issue,
     incident: Incident | None,
     config: RepoConfig,
+    *,
+    gates: Gates | None = None,
 ) -> Decision:
     """Labels first, then open/closed: an incident is closed only once it is resolved."""
     scheme = config.scheme
-    decision = reconcile_labels(hint, issue, incident, config)
+    decision = reconcile_labels(hint, issue, incident, config, gates=gates)
     current = decision.incident
     if current is None or not current.managed or issue.state != "closed":
         return decision
@@ -286,28 +291,3 @@ def reconcile_issue(
         SetIssueState("open", "reopened"),
     )
     return Decision(current.noted(note), plan)
-
-
-def link_stabilization_issue(
-    hint: Hint, incident: Incident, child: Issue, config: RepoConfig
-) -> Decision:
-    """A sub-issue linked while Stabilization pending is stabilization work: label it so."""
-    scheme = config.scheme
-    if not incident.managed or incident.status is not Status.STABILIZATION_PENDING:
-        return Decision(incident)
-    present = {label.casefold() for label in child.labels}
-    missing = tuple(
-        n for n in stabilization_labels(incident, scheme) if n.casefold() not in present
-    )
-    ref = f"sub-issue:{child.number}"
-    plan = (AddSubIssueLabels(child.number, missing),) if missing else ()
-    if incident.has_ref(ref):
-        return Decision(incident, plan)
-    entry = TimelineEntry(
-        hint.at,
-        hint.actor,
-        EntryKind.STABILIZATION,
-        f"Stabilization issue #{child.number} linked",
-        ref=ref,
-    )
-    return Decision(incident.noted(entry), plan)

@@ -10,7 +10,7 @@ from app.domain.chat import Heard, heard
 from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
-from app.domain.decide import link_stabilization_issue, reconcile_issue
+from app.domain.decide import reconcile_issue
 from app.domain.facts import Decision, Hint, Issue
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
@@ -22,6 +22,7 @@ from app.domain.followups import (
     known_follow_ups,
     link_by_hand,
 )
+from app.domain.gates import Gates
 from app.domain.issue_form import labels_from_form
 from app.domain.lifecycle import Status
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
@@ -29,6 +30,7 @@ from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
 from app.domain.security import applies as security_report
 from app.domain.security import keep_private
+from app.domain.work import hold_work, link_stabilization_issue
 
 
 class Kind(StrEnum):
@@ -39,6 +41,7 @@ class Kind(StrEnum):
     STATUS_EDITED = "status-edited"  # our status comment was edited or deleted by hand
     SUB_ISSUE = "sub-issue"  # a sub-issue was linked
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
+    WORK = "work"  # a label changed on an incident's sub-issue: stabilization work holds
     FOLLOW_UP_CHANGED = "follow-up-changed"  # a follow-up closed or reopened: the list shows it
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
 
@@ -61,12 +64,17 @@ class Occurrence:
 class Snapshot:
     """The state one decision is made from, read by the shell just before."""
 
-    issue: Issue  # the incident's issue as read from GitHub
+    # The incident's issue as read from GitHub; for Kind.WORK, the sub-issue whose labels
+    # changed, and `incident` the record of its parent.
+    issue: Issue
     incident: Incident | None  # our record of it
     loaded: LoadedConfig  # the repo config in force: the one config value of the decision
     history: History = field(default_factory=History)
     permitted: bool = True  # the commenter has triage or higher (comments)
     help_given_at: datetime | None = None  # when `/help` was last answered here (comments)
+    # The open sub-issues that may hold a move, read only when one may be asked
+    # (app/domain/gates.py: `wanted_for_labels`, `wanted_for_commands`); None: not read.
+    gates: Gates | None = None
     # The incident's sub-issues, read only once it has follow-ups (followups.needs_sub_issues).
     sub_issues: tuple[Issue, ...] | None = None
     # A security report's private incident: opened already (True), not yet (False), or its
@@ -116,7 +124,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 if wanted and any(_same(n, config.scheme.incident) for n in issue.labels):
                     form = (AddLabels(tuple(wanted)),)
                     issue = replace(issue, labels=(*issue.labels, *wanted))
-            decision = reconcile_issue(hint, issue, before, config)
+            decision = reconcile_issue(hint, issue, before, config, gates=snapshot.gates)
             if decision.incident is None:
                 effects = (*form, *decision.plan)
                 outcome = "" if effects else "not an incident"
@@ -132,6 +140,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 event.comment_id,
                 snapshot.permitted,
                 help_given_at=snapshot.help_given_at,
+                gates=snapshot.gates,
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -144,6 +153,12 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
             decision = _action_items(event, decision, snapshot)
+        case Kind.WORK:
+            # Only the sub-issue's labels change: no record of it, none saved for the parent.
+            effects = hold_work(hint, issue, before, config)
+            return Plan(
+                None, None, effects, outcome="" if effects else "stabilization work in step"
+            )
         case Kind.STATUS_EDITED | Kind.CATCH_UP | Kind.FOLLOW_UP_CHANGED:
             decision = Decision(before)
     plan = _follow(event, snapshot, decision)

@@ -41,6 +41,20 @@ class LabelScheme:
     security: str = "security"
     statuses: dict[Status, str] = field(default_factory=_default_status_names)
     severities: dict[Severity, str] = field(default_factory=_default_severity_names)
+    # The repo's priority labels (`labels.priorities`): an issue keeps one of them.
+    priorities: tuple[str, ...] = ()
+
+    def other_priorities(self) -> tuple[str, ...]:
+        """The priority labels that adding `critical` removes."""
+        critical = self.critical.casefold()
+        return tuple(name for name in self.priorities if name.casefold() != critical)
+
+    def is_priority(self, label: str) -> bool:
+        """`critical` or another of the repo's priority labels."""
+        folded = label.casefold()
+        return folded == self.critical.casefold() or any(
+            folded == name.casefold() for name in self.priorities
+        )
 
     def status_label(self, status: Status) -> str:
         return self.statuses[status]

@@ -86,18 +86,22 @@ class KeepStatusComment:
 
 @dataclass(frozen=True)
 class LabelOpenSubIssues:
-    """Add labels to this issue's open sub-issues that carry the label `having`."""
+    """Add labels to this issue's open sub-issues that carry the label `having`, and take off
+    those of `remove` they carry (the other priorities, when `critical` is added)."""
 
     having: str
     add: tuple[str, ...]
+    remove: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AddSubIssueLabels:
-    """Add labels to one sub-issue (by number), e.g. a stabilization issue linked by hand."""
+    """Add labels to one sub-issue (by number), e.g. a stabilization issue linked by hand,
+    and take off those of `remove` (the sub-issue's other priority labels)."""
 
     number: int
     names: tuple[str, ...]
+    remove: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     RECURRED = "recurred"
     STABILIZATION = "stabilization"
     RETRO = "retro"
+    IMPACT = "impact"  # `/started`: when the impact began, backdated (to_value: ISO time)
     FOLLOW_UP = "follow-up"
 
 
@@ -64,6 +65,15 @@ class Incident:
     title: str = ""
     lead: str | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
+    # When the lead acknowledged (GitHub's time); time to acknowledge counts to it.
+    acknowledged_at: datetime | None = None
+    # When the impact began, if before the recording (`/started`); None: at the recording.
+    impact_started_at: datetime | None = None
+
+    @property
+    def impact_began(self) -> datetime:
+        """When users were first affected: time to stabilize counts from here."""
+        return self.impact_started_at or self.declared_at
 
     def moved_to(self, status: Status, at: datetime) -> Incident:
         """This incident with `status` recorded at `at` (milestone times kept first-seen)."""

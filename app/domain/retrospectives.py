@@ -38,6 +38,11 @@ def retrospective_issue(incident: Incident, followups: Sequence[str] = ()) -> Op
         f"- **Severity:** {severity}",
         f"- **Lead:** @{incident.lead}" if incident.lead else "- **Lead:** none recorded",
         f"- **Recorded:** {format_time(incident.declared_at)} by {incident.declared_by}",
+        *(
+            [f"- **Impact began:** {format_time(incident.impact_started_at)}"]
+            if incident.impact_started_at is not None
+            else []
+        ),
         f"- **Stabilized:** {_milestone(incident.declared_at, incident.stabilized_at)}",
         f"- **Resolved:** {_milestone(incident.declared_at, incident.resolved_at)}",
     ]

@@ -1,4 +1,4 @@
-"""Dashboard numbers, pure: ordering, time in status, and time to stabilize/resolve per severity."""
+"""Dashboard numbers, pure: ordering, time in status, time to acknowledge/stabilize/resolve."""
 
 from __future__ import annotations
 
@@ -29,9 +29,17 @@ def status_since(incident: Incident) -> datetime:
 
 
 def time_to_stabilize(incident: Incident) -> timedelta | None:
+    """From when the impact began (`/started`, else the recording) to Stabilized."""
     if incident.stabilized_at is None:
         return None
-    return incident.stabilized_at - incident.declared_at
+    return max(incident.stabilized_at - incident.impact_began, timedelta(0))
+
+
+def time_to_acknowledge(incident: Incident) -> timedelta | None:
+    """From the recording to the lead's acknowledgement."""
+    if incident.acknowledged_at is None:
+        return None
+    return max(incident.acknowledged_at - incident.declared_at, timedelta(0))
 
 
 def time_to_resolve(incident: Incident) -> timedelta | None:
@@ -87,6 +95,7 @@ class SeverityStats:
     incidents: int
     to_stabilize: Spread
     to_resolve: Spread
+    to_acknowledge: Spread = Spread(0, None, None)
 
 
 def severity_stats(
@@ -103,6 +112,7 @@ def severity_stats(
                 len(group),
                 Spread.of([d for d in map(time_to_stabilize, group) if d is not None]),
                 Spread.of([d for d in map(time_to_resolve, group) if d is not None]),
+                Spread.of([d for d in map(time_to_acknowledge, group) if d is not None]),
             )
         )
     return result

@@ -56,9 +56,12 @@ def render_status(
         ("Status", f"**{incident.status.display}**: {MEANINGS[incident.status]}"),
         ("Lead", f"@{incident.lead}" if incident.lead else "none yet: `/lead` to take it"),
         ("Recorded", f"{format_time(incident.declared_at)} by {incident.declared_by}"),
-        ("Time to stabilize", _since(incident.declared_at, incident.stabilized_at)),
+        ("Time to stabilize", _since(incident.impact_began, incident.stabilized_at)),
         ("Time to resolve", _since(incident.declared_at, incident.resolved_at)),
     ]
+    if incident.impact_started_at is not None:
+        # Time to stabilize counts from here (`/started`); the row says so beside it.
+        rows.insert(4, ("Impact began", format_time(incident.impact_started_at)))
     if retro_number is not None:
         rows.append(("Retrospective", f"#{retro_number}"))
     lines += ["| | |", "|---|---|"] + [f"| **{k}** | {v} |" for k, v in rows] + [""]
@@ -115,9 +118,17 @@ def _next_moves(
     for move in moves:
         ways = [f"`{commands[move]}`"] if move in commands else []
         ways.append(f"the label `{scheme.status_label(move)}`")
+        # What holds a move (app/domain/gates.py), said from the record: no call is needed.
         if move is Status.REVIEWED and retro_number is not None:
-            ways.append(f"closing #{retro_number} as completed")
-        lines.append(f"- {move.display}: {_either(ways)}")
+            held = " and ".join(ways)
+            verb = "waits" if len(ways) == 1 else "wait"
+            text = f"closing #{retro_number} as completed ({held} {verb} until it is closed)"
+        elif move is Status.RESOLVED:
+            text = f"{_either(ways)}, once every stabilization issue (`{scheme.stabilization}`)"
+            text += " is closed"
+        else:
+            text = _either(ways)
+        lines.append(f"- {move.display}: {text}")
     return lines
 
 

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from app.domain.config import RepoConfig
+from app.domain.durations import format_duration
+from app.domain.gates import Gates, refusal
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import CLOSED, SEVERE, Severity, Status, is_legal
 from app.domain.plan import (
@@ -26,6 +28,7 @@ class MoveKind(Enum):
     SAME = "same"
     ILLEGAL = "illegal"
     RECURRENCE = "recurrence"  # a new incident is opened; this one stays as it is
+    BLOCKED = "blocked"  # legal, but held by open work (app/domain/gates.py): `reason` says
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Move:
     kind: MoveKind
     incident: Incident
     effects: tuple[Effect, ...] = ()
+    reason: str = ""  # why a move is blocked, naming what holds it
 
 
 def request_move(
@@ -43,8 +47,10 @@ def request_move(
     actor: str,
     config: RepoConfig,
     title: str,
+    gates: Gates | None = None,
 ) -> Move:
-    """Decide a requested status change, applying the recurrence rule to Resolved/Reviewed."""
+    """Decide a requested status change, applying the recurrence rule to Resolved/Reviewed
+    and the gates (open stabilization work, an open retrospective) read for it."""
     current = incident.status
     window = config.recurrence_window
     if target is current:
@@ -61,6 +67,8 @@ def request_move(
             )
     if not is_legal(current, target):
         return Move(MoveKind.ILLEGAL, incident)
+    if (held := refusal(incident, target, gates, config.scheme)) is not None:
+        return Move(MoveKind.BLOCKED, incident, reason=held)
     moved = incident.moved_to(target, at).noted(
         TimelineEntry(
             at,
@@ -140,6 +148,18 @@ def _recurrence(
     return Move(MoveKind.RECURRENCE, noted, effects)
 
 
+def recurrence_rule(window: timedelta) -> str:
+    """The recurrence rule in two sentences, for `/help` (the README says the same)."""
+    seconds = int(window.total_seconds())
+    span = f"{seconds // 3600} hours" if seconds % 3600 == 0 else format_duration(window)
+    return (
+        f"A recurrence (`/recurred`) within {span} of the resolution sends the incident back "
+        "to Stabilization pending; later, it opens a new incident that links this one. A "
+        f"Reviewed incident that recurs opens a new incident even within {span}: its "
+        "retrospective is done and Reviewed is final, so the review is never reopened."
+    )
+
+
 def _recurrence_title(title: str) -> str:
     return title if title.lower().startswith("recurrence:") else f"Recurrence: {title}"
 
@@ -158,7 +178,13 @@ def change_severity(
         verb = "Escalated" if new < old else "De-escalated"
         detail = f"{verb}: severity {int(old)} → {int(new)}"
     if new in SEVERE and (old is None or old not in SEVERE):
-        effects = (LabelOpenSubIssues(having=scheme.stabilization, add=(scheme.critical,)),)
+        effects = (
+            LabelOpenSubIssues(
+                having=scheme.stabilization,
+                add=(scheme.critical,),
+                remove=scheme.other_priorities(),
+            ),
+        )
         if old is not None:
             detail += f"; open stabilization issues marked `{scheme.critical}`"
     elif old in SEVERE and new not in SEVERE:

@@ -104,15 +104,16 @@ async def apply_plan(
                     found = await client.request("GET", f"/repos/{effect.repo}")
                     done.elsewhere[effect.key] = (effect.repo, int(found["id"]))
                 done.log.append(f"opened:{'' if where == repo else where}#{issue['number']}")
-            case LabelOpenSubIssues(having, add):
+            case LabelOpenSubIssues(having, add, remove):
                 for child in await client.list_sub_issues(repo, number):
-                    have = {str(label["name"]).casefold() for label in child.get("labels") or []}
+                    present = [str(label["name"]) for label in child.get("labels") or []]
+                    have = {name.casefold() for name in present}
                     if child.get("state") == "open" and having.casefold() in have:
-                        await client.add_labels(repo, int(child["number"]), list(add))
-                        done.log.append(f"#{child['number']}+{','.join(add)}")
-            case AddSubIssueLabels(child_number, names):
-                await client.add_labels(repo, child_number, list(names))
-                done.log.append(f"#{child_number}+{','.join(names)}")
+                        gone = {r.casefold() for r in remove}
+                        off = [name for name in present if name.casefold() in gone]
+                        await _relabel(client, repo, int(child["number"]), add, off, done)
+            case AddSubIssueLabels(child_number, names, remove):
+                await _relabel(client, repo, child_number, names, remove, done)
             case Assign(add, remove, on):
                 where, target = done.target(on, repo, number)
                 await client.change_assignees(where, target, add=list(add), remove=list(remove))
@@ -123,6 +124,23 @@ async def apply_plan(
                 done.status_comments[(where, target)] = kept
                 done.log.append("status" if on is None else f"#{target}:status")
     return done
+
+
+async def _relabel(
+    client: Client,
+    repo: str,
+    number: int,
+    add: tuple[str, ...],
+    remove: tuple[str, ...] | list[str],
+    done: Applied,
+) -> None:
+    """Add labels to another issue (a sub-issue), then take off those it must not keep."""
+    if add:
+        await client.add_labels(repo, number, list(add))
+        done.log.append(f"#{number}+{','.join(add)}")
+    for name in remove:
+        await client.remove_label(repo, number, name)
+        done.log.append(f"#{number}-{name}")
 
 
 async def _keep_status(

@@ -91,7 +91,7 @@ class GitHubReads:
     async def sub_issues(
         self, installation_id: int, repo: str, number: int
     ) -> list[dict[str, Any]]:
-        """The issue's sub-issues (GitHub allows 100 a parent): one call."""
+        """The issue's sub-issues (GitHub allows 100 a parent: one page, one call)."""
         return await self.client(installation_id).list_sub_issues(repo, number)
 
     async def opened_before(self, installation_id: int, repo: str, key: str) -> bool | None:
@@ -144,7 +144,7 @@ class PayloadReads:
     async def sub_issues(
         self, installation_id: int, repo: str, number: int
     ) -> list[dict[str, Any]]:
-        return []
+        return []  # a dry run holds nothing back: it cannot see the sub-issues
 
     async def opened_before(self, installation_id: int, repo: str, key: str) -> bool | None:
         return False
@@ -174,6 +174,18 @@ def issue_from_api(repo: str, repo_id: int, data: dict[str, Any]) -> Issue:
         created_at=github_time(data.get("created_at")),
         body=str(data.get("body") or ""),
     )
+
+
+def parent_number(data: dict[str, Any], repo: str) -> int | None:
+    """The number of the issue's parent in the same repository, from `parent_issue_url`
+    (`…/repos/OWNER/REPO/issues/N`) of the issue as read; None without one, or elsewhere."""
+    url = data.get("parent_issue_url")
+    if not isinstance(url, str):
+        return None
+    where, _, number = url.rpartition("/issues/")
+    if not where.casefold().endswith(f"/repos/{repo}".casefold()):
+        return None
+    return int(number) if number.isdigit() and len(number) <= 18 else None
 
 
 def labelled(data: dict[str, Any], name: str) -> bool:

@@ -178,7 +178,8 @@ def sandbox_page(fake: FakeGitHub, actor: str, number: int | None, error: str = 
         "sandbox keeps its own database (gone when the service stops).</p>"
         "<p>Try: open an issue, comment <code>/incident 1</code> as a maintainer, move the "
         "status label to <code>status:resolved</code> (an illegal move), "
-        "<code>/stabilize Roll back</code>, <code>/stabilized</code>, <code>/resolved</code>, "
+        "<code>/stabilize Roll back</code>, <code>/stabilized</code>, <code>/resolved</code> "
+        "(refused while the roll back is open: close it, then again), "
         "<code>/help</code>; or act as <b>riley</b>, who may not.</p>"
         f"{_people(actor)}"
         '<div><a href="/sandbox/board/">The dashboard</a> · '

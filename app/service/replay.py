@@ -83,11 +83,13 @@ def describe_effect(effect: Effect) -> str:
             if assignees:
                 line += " for " + ", ".join("@" + shown(a) for a in assignees)
             return line + (f" as a sub-issue of #{parent}" if parent is not None else "")
-        case LabelOpenSubIssues(having=having, add=add):
+        case LabelOpenSubIssues(having=having, add=add, remove=remove):
             joined = ", ".join(shown(n) for n in add)
-            return f"add labels {joined} to open sub-issues labelled {shown(having)}"
-        case AddSubIssueLabels(number=number, names=labels):
-            return f"add labels {', '.join(shown(n) for n in labels)} to sub-issue #{number}"
+            line = f"add labels {joined} to open sub-issues labelled {shown(having)}"
+            return line + _removing(remove)
+        case AddSubIssueLabels(number=number, names=labels, remove=remove):
+            joined = ", ".join(shown(n) for n in labels)
+            return f"add labels {joined} to sub-issue #{number}" + _removing(remove)
         case Assign(add=add, remove=remove, on=on):
             parts = [f"assign {', '.join('@' + shown(a) for a in add)}"] if add else []
             parts += [f"unassign {', '.join('@' + shown(a) for a in remove)}"] if remove else []
@@ -96,6 +98,10 @@ def describe_effect(effect: Effect) -> str:
         case KeepStatusComment(on=on):
             return "keep the status comment" + (" of the issue opened above" if on else "")
     return type(effect).__name__
+
+
+def _removing(names: tuple[str, ...]) -> str:
+    return f" (removing {', '.join(shown(n) for n in names)})" if names else ""
 
 
 def _status(incident: Incident | None) -> str:

@@ -10,6 +10,7 @@ from app.domain import (  # noqa: F401  (register the commands)
     builtin_commands,
     followup_commands,
     followups,
+    impact,
 )
 from app.domain.decision import Plan, decide
 from app.domain.followups import FollowUps

@@ -14,9 +14,11 @@ from app.domain.config import CONFIG_PATH, LoadedConfig
 from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
+from app.domain.gates import wanted_for_commands, wanted_for_labels
 from app.domain.lifecycle import CLOSED, Status
 from app.domain.payloads import Event
 from app.domain.records import Incident
+from app.domain.work import concerns_work
 from app.github.sources import (
     Reads,
     event_time,
@@ -34,6 +36,7 @@ from app.service.follow_through import (
     private_copy,
     sub_issues,
 )
+from app.service.gate_reads import gates_of, work_snapshot
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -107,17 +110,25 @@ class Router:
         issue: Issue,
         incident: Incident | None,
         loaded: LoadedConfig,
+        history: History | None = None,
         *,
+        gated: bool = False,
         always: bool = False,
         **more: Any,
     ) -> Snapshot:
-        """The state to decide from: the record's history, and its sub-issues once it has
-        follow-ups, or `always` (app/service/follow_through.py)."""
-        history = await self.history(issue.repo_id, issue.number, incident)
+        """The state to decide from: the record's history; its sub-issues once it has
+        follow-ups, or `always` (app/service/follow_through.py); and, `gated`, what may hold
+        a move (app/service/gate_reads.py). The sub-issues are listed once for both."""
+        if history is None:
+            history = await self.history(issue.repo_id, issue.number, incident)
         listed = await sub_issues(
             self.reads, installation, issue.repo, issue.repo_id, incident, always=always
         )
-        return Snapshot(issue, incident, loaded, history, sub_issues=listed, **more)
+        gates = None
+        if gated:
+            scheme = loaded.config.scheme
+            gates = await gates_of(self.reads, installation, issue, scheme, history, listed)
+        return Snapshot(issue, incident, loaded, history, gates=gates, sub_issues=listed, **more)
 
     async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
         if event.issue is None or event.repository is None or event.installation is None:
@@ -138,8 +149,14 @@ class Router:
         loaded = await self.reads.config(installation, repo)
         incident = await self.store.load(repo_id, event.issue.number)
         scheme = loaded.config.scheme
-        labels = event.issue.labels
-        if incident is None and not any(_same(x.name, scheme.incident) for x in labels):
+        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+            if sidebar and event.label is not None and concerns_work(event.label.name, scheme):
+                # A priority or stabilization label on what may be an incident's sub-issue.
+                work = await work_snapshot(self.reads, self.store, installation, event, loaded)
+                if isinstance(work, str):
+                    return work
+                (snapshot, read), occurrence = work, Occurrence(Kind.WORK, hint)
+                return Turn(installation, occurrence, snapshot, prefix="sub-issue: ", read=read)
             if parent is not None:
                 made = await follow_up_changed(self, delivery, event, parent)
                 outcome = f"follow-up {event.action}: #{parent}'s status comment rebuilt"
@@ -152,8 +169,13 @@ class Router:
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
+        history = await self.history(repo_id, issue.number, incident)
+        # A move toward Resolved or Reviewed: what may hold it, in the same one call.
+        gated = wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number)
         copied = await private_copy(self.reads, installation, issue, incident, loaded.config)
-        snapshot = await self.snapshot(installation, issue, incident, loaded, private_copy=copied)
+        snapshot = await self.snapshot(
+            installation, issue, incident, loaded, history, gated=gated, private_copy=copied
+        )
         read = (github_time(data.get("updated_at")), read_at)
         return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
 
@@ -247,11 +269,14 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
+        history = await self.history(repo_id, issue.number, known)
         snapshot = await self.snapshot(
             installation,
             issue,
             known,
             loaded,
+            history,
+            gated=permitted and wanted_for_commands(known, [c.name for c in run]),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
         )

@@ -13,7 +13,11 @@ from app.queue.inbox import INCIDENT, OTHER, UNRELATED
 # Events that set up the App in repositories: label sync comes before anything else.
 _SETUP_EVENTS = frozenset({"installation", "installation_repositories"})
 _CONFIG_PATH = CONFIG_PATH.encode()
-_DEFAULT_NAMES = frozenset({DEFAULT_LABELS.incident.casefold(), DEFAULT_LABELS.reported.casefold()})
+# An issue with one of these may be an incident, a report, or an incident's stabilization work.
+_DEFAULT_NAMES = frozenset(
+    name.casefold()
+    for name in (DEFAULT_LABELS.incident, DEFAULT_LABELS.reported, DEFAULT_LABELS.stabilization)
+)
 
 SchemeOf = Callable[[str], LabelScheme | None]
 
@@ -39,11 +43,13 @@ class Triage:
         self.forget = forget
 
     def names(self, repo: str) -> frozenset[str] | None:
-        """The casefolded names that mark an incident or a report in `repo`; None: unknown."""
+        """The casefolded names that mark an incident, a report or stabilization work in
+        `repo` (whose critical label must hold); None: unknown."""
         scheme = self.scheme_of(repo)
         if scheme is None:
             return None
-        return _DEFAULT_NAMES | {scheme.incident.casefold(), scheme.reported.casefold()}
+        names = (scheme.incident, scheme.reported, scheme.stabilization)
+        return _DEFAULT_NAMES | {name.casefold() for name in names}
 
     def lane(self, event_name: str, event: Event, body: bytes) -> int:
         """INCIDENT: may concern an incident. OTHER: processed after incident work.

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, func, literal, or_, select
+from sqlalchemy import String, and_, cast, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.domain.lead_duty import duty_periods, last_led
 from app.domain.lifecycle import CLOSED, Severity, Status
 from app.domain.records import Extras
 from app.storage.db import claims, deliveries, incident_extras, incidents, leases, reading, utcnow
+from app.storage.lead_history import lead_history
 
 
 @dataclass(frozen=True)
@@ -104,19 +106,9 @@ class Bookkeeping:
             ).scalar()
 
     async def last_led(self, repo_id: int) -> dict[str, datetime]:
-        """When each person last led an incident of this repo (by the incident's record time)."""
-        async with reading(self.engine) as conn:
-            rows = await conn.execute(
-                select(incidents.c.lead, func.max(incidents.c.declared_at))
-                .where(incidents.c.repo_id == repo_id, incidents.c.lead.is_not(None))
-                .group_by(incidents.c.lead)
-            )
-            latest: dict[str, datetime] = {}
-            for lead, at in rows:
-                key = str(lead).casefold()
-                if key not in latest or at > latest[key]:
-                    latest[key] = at
-            return latest
+        """When each person last led one of this repo's incidents: the end of their latest
+        lead period, so a lead who handed over keeps the credit (LEADING_NOW while leading)."""
+        return last_led(duty_periods(await lead_history(self.engine, repo_id=repo_id)))
 
     async def unresolved(self) -> list[OpenIncident]:
         """Managed incidents not yet Resolved or Reviewed, with their last human comment."""

@@ -114,6 +114,9 @@ incidents = Table(
     Column("lead", String(100)),
     Column("installation_id", BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Added by migration 0006: when the lead acknowledged, and when the impact began.
+    Column("acknowledged_at", UTCDateTime),
+    Column("impact_started_at", UTCDateTime),
     UniqueConstraint("repo_id", "number", name="uq_incident_issue"),
 )
 

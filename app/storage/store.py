@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.followups import FollowUps
-from app.domain.lifecycle import Severity, Status
-from app.domain.records import Incident, TimelineEntry
+from app.domain.records import Incident
 from app.storage.bookkeeping import note_human_comment, upsert_extras
 from app.storage.db import incidents, reading, timeline, utcnow
 from app.storage.followups import forget_incident, save_followups
+from app.storage.rows import incident_from_rows, records
 
 
 @dataclass(frozen=True)
@@ -86,23 +86,15 @@ class IncidentStore:
 
     async def all(self, *, repo: str | None = None) -> list[Incident]:
         async with reading(self.engine) as conn:
-            query = select(incidents).order_by(incidents.c.declared_at)
-            if repo is not None:
-                query = query.where(incidents.c.repo == repo)
-            rows = (await conn.execute(query)).mappings().all()
-            # Every timeline in one query, not one per incident (the dashboard reads them all).
-            entries: dict[int, list[Any]] = {row["id"]: [] for row in rows}
-            found = select(timeline).order_by(timeline.c.incident_id, timeline.c.position)
-            if repo is not None:
-                found = found.where(
-                    timeline.c.incident_id.in_(
-                        select(incidents.c.id).where(incidents.c.repo == repo)
-                    )
-                )
-            for entry in (await conn.execute(found)).mappings():
-                if entry["incident_id"] in entries:
-                    entries[entry["incident_id"]].append(entry)
-            return [_incident(row, entries[row["id"]]) for row in rows]
+            return await records(conn, *([incidents.c.repo == repo] if repo is not None else []))
+
+    async def recent(self, since: datetime) -> list[Incident]:
+        """Managed incidents recorded since `since`, without their timelines (the metrics)."""
+        query = select(incidents).where(
+            incidents.c.managed.is_(True), incidents.c.declared_at >= since
+        )
+        async with reading(self.engine) as conn:
+            return [incident_from_rows(row, ()) for row in (await conn.execute(query)).mappings()]
 
 
 async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
@@ -113,40 +105,7 @@ async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
             .order_by(timeline.c.position)
         )
     ).mappings()
-    return _incident(row, entries)
-
-
-def _incident(row: Any, entries: Iterable[Any]) -> Incident:
-    incident = Incident(
-        repo=row["repo"],
-        repo_id=row["repo_id"],
-        number=row["number"],
-        title=row["title"],
-        status=Status(row["status"]),
-        severity=Severity(row["severity"]) if row["severity"] else None,
-        managed=bool(row["managed"]),
-        declared_at=row["declared_at"],
-        declared_by=row["declared_by"],
-        stabilized_at=row["stabilized_at"],
-        resolved_at=row["resolved_at"],
-        reviewed_at=row["reviewed_at"],
-        lead=row["lead"],
-    )
-    return replace(
-        incident,
-        timeline=tuple(
-            TimelineEntry(
-                at=e["at"],
-                actor=e["actor"],
-                kind=e["kind"],
-                detail=e["detail"],
-                from_value=e["from_value"],
-                to_value=e["to_value"],
-                ref=e["ref"],
-            )
-            for e in entries
-        ),
-    )
+    return incident_from_rows(row, entries)
 
 
 async def _save(conn: AsyncConnection, incident: Incident, installation_id: int | None) -> None:
@@ -163,6 +122,8 @@ async def _save(conn: AsyncConnection, incident: Incident, installation_id: int 
         "resolved_at": incident.resolved_at,
         "reviewed_at": incident.reviewed_at,
         "lead": incident.lead,
+        "acknowledged_at": incident.acknowledged_at,
+        "impact_started_at": incident.impact_started_at,
         "updated_at": utcnow(),
     }
     if installation_id is not None:

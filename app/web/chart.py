@@ -24,7 +24,7 @@ def _unit(largest: float) -> tuple[float, str]:
     return 1.0, "seconds"
 
 
-def _nice_top(value: float) -> float:
+def nice_top(value: float) -> float:
     """The smallest of 1, 2, 5 × 10^k at or above `value`: round gridlines."""
     step = 1.0
     while step * 10 <= value:
@@ -44,7 +44,7 @@ def chart_svg(stats: list[SeverityStats], *, days: int = 90) -> str:
     """Median and p90 time to stabilize and to resolve, per severity, as one SVG."""
     values = [v for s in stats for _, _, sp, w in SERIES if (v := _value(s, sp, w)) is not None]
     size, unit = _unit(max(values, default=0.0))
-    top = _nice_top(max(values, default=0.0) / size or 1.0)
+    top = nice_top(max(values, default=0.0) / size or 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '

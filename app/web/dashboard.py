@@ -17,13 +17,12 @@ from app.domain.lifecycle import MEANINGS
 from app.domain.records import Incident
 from app.domain.stats import (
     SORTS,
-    SeverityStats,
-    Spread,
     humanize,
     is_open,
     ordered,
     severity_stats,
     status_since,
+    time_to_acknowledge,
     time_to_resolve,
     time_to_stabilize,
 )
@@ -34,6 +33,7 @@ from app.web.chart import chart_svg
 from app.web.followups import incident_section, summary_link, visible_followups
 from app.web.pages import error_page, escape, page
 from app.web.setup import credentials_present, setup_entry
+from app.web.severity_stats import stats_json, stats_section
 from app.web.visibility import can_sign_in, visible_incidents
 from app.web.visibility import repo_access as _access
 
@@ -75,22 +75,10 @@ def incident_json(settings: Settings, incident: Incident, now: datetime) -> dict
         "time_in_status_seconds": (now - status_since(incident)).total_seconds(),
         "time_to_stabilize_seconds": seconds(time_to_stabilize(incident)),
         "time_to_resolve_seconds": seconds(time_to_resolve(incident)),
+        "acknowledged_at": when(incident.acknowledged_at),
+        "impact_started_at": when(incident.impact_started_at),
+        "time_to_acknowledge_seconds": seconds(time_to_acknowledge(incident)),
     }
-
-
-def stats_json(stats: list[SeverityStats]) -> list[dict[str, Any]]:
-    def spread(s: Spread) -> dict[str, Any]:
-        return {"count": s.count, "median_seconds": s.median, "p90_seconds": s.p90}
-
-    return [
-        {
-            "severity": int(s.severity),
-            "incidents": s.incidents,
-            "time_to_stabilize": spread(s.to_stabilize),
-            "time_to_resolve": spread(s.to_resolve),
-        }
-        for s in stats
-    ]
 
 
 def _severity(incident: Incident) -> str:
@@ -184,16 +172,9 @@ def list_page(
         else next_steps(install_url, sandbox=sandbox)
     )
     open_count = sum(1 for i in incidents if i.managed and is_open(i))
-    stats = severity_stats(incidents, now)
-    summary = "".join(
-        f"<tr><td>{_severity_label(s)}</td><td>{s.incidents}</td>"
-        f"<td>{humanize(s.to_stabilize.median)}</td><td>{humanize(s.to_stabilize.p90)}</td>"
-        f"<td>{humanize(s.to_resolve.median)}</td><td>{humanize(s.to_resolve.p90)}</td></tr>"
-        for s in stats
-    )
     body = (
         f"{notes}<section><h1>Incidents</h1><p>{open_count} open{followups} · "
-        '<a href="/api/incidents">JSON</a></p>'
+        '<a href="/leads">Lead duty</a> · <a href="/api/incidents">JSON</a></p>'
         f"{table}</section>"
     )
     if not incidents:  # nothing to chart yet: the next steps are the page
@@ -203,20 +184,10 @@ def list_page(
             viewer=viewer.login if viewer else None,
             sign_in=can_sign_in(settings),
         )
-    body += (
-        "<section><h2>Time to stabilize and resolve, last 90 days</h2>"
-        f"{chart_svg(stats)}"
-        "<table><thead><tr><th>Severity</th><th>Incidents</th><th>Stabilize, median</th>"
-        "<th>p90</th><th>Resolve, median</th><th>p90</th></tr></thead>"
-        f"<tbody>{summary}</tbody></table></section>"
-    )
+    body += stats_section(severity_stats(incidents, now))
     return page(
         "Incidents", body, viewer=viewer.login if viewer else None, sign_in=can_sign_in(settings)
     )
-
-
-def _severity_label(s: SeverityStats) -> str:
-    return f"<span class='sev sev{int(s.severity)}'>Sev {int(s.severity)}</span>"
 
 
 def incident_page(
@@ -232,9 +203,13 @@ def incident_page(
             "Recorded",
             f"{incident.declared_at:%Y-%m-%d %H:%M} UTC by {escape(incident.declared_by)}",
         ),
+        ("Time to acknowledge", humanize(time_to_acknowledge(incident))),
         ("Time to stabilize", humanize(time_to_stabilize(incident))),
         ("Time to resolve", humanize(time_to_resolve(incident))),
     ]
+    if incident.impact_started_at is not None:
+        # Time to stabilize counts from when the impact began, not from the recording.
+        facts.insert(5, ("Impact began", f"{incident.impact_started_at:%Y-%m-%d %H:%M} UTC"))
     if incident.reviewed_at is not None:
         facts.append(("Reviewed", f"{incident.reviewed_at:%Y-%m-%d %H:%M} UTC"))
     if not incident.managed:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -23,6 +19,7 @@ from app.domain.chat import Heard
 from app.domain.commands import Command
 from app.domain.records import EntryKind, Incident
 from app.queue.inbox import LANE_NAMES, Delivery, Inbox
+from app.web.incident_times import IncidentTimes
 
 # Path shapes, most specific first: ids and names become placeholders so series stay few.
 _ROUTE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -172,6 +169,8 @@ class Metrics:
             ["method", "route", "status"],
             registry=r,
         )
+        # Per-severity time to acknowledge, stabilize and resolve, read at each scrape.
+        self.incident_times = IncidentTimes(r)
         self.rate_limit_remaining = Gauge(
             "incident_flow_github_rate_limit_remaining",
             "x-ratelimit-remaining of the latest GitHub answer",
@@ -271,32 +270,3 @@ def command_outcome(outcome: str) -> str:
     if outcome.startswith("ignored"):
         return "ignored"
     return "no change" if outcome.endswith("no change") else "applied"
-
-
-def scraper_allowed(token: str | None, headers: Mapping[str, str]) -> bool:
-    """No METRICS_TOKEN: anyone may read. Otherwise only `Authorization: Bearer <token>`."""
-    if not token:
-        return True
-    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
-    # Compared in constant time, so the answer's timing tells nothing of the token.
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
-
-
-def make_router() -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        services = request.app.state.services
-        if not scraper_allowed(services.settings.metrics_token, request.headers):
-            return Response(
-                "metrics need the bearer token (METRICS_TOKEN)\n",
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-            )
-        body = await services.metrics.render(services.inbox)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-    return router
