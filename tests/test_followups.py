@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.domain import followup_commands  # noqa: F401  (registers /followup)
 from app.domain.config import LoadedConfig, RepoConfig
 from app.domain.config_file import parse_config
 from app.domain.decision import Kind, Occurrence, Snapshot, decide

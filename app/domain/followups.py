@@ -7,8 +7,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.domain.command_flow import managed, reply
-from app.domain.commands import Command, CommandContext, command
 from app.domain.facts import Decision, Hint, Issue
 from app.domain.labels import LabelScheme
 from app.domain.plan import Effect, Effects, OpenIssue, PostComment, marker, opened
@@ -131,29 +129,6 @@ def open_follow_up(
     detail = f"Follow-up {opened(key)} opened"
     entry = TimelineEntry(hint.at, hint.actor, EntryKind.FOLLOW_UP, detail, ref=ref)
     return incident.noted(entry), effect
-
-
-@command(
-    "followup",
-    usage="/followup TITLE",
-    summary="open a follow-up issue as a sub-issue of the incident (never critical)",
-    aliases=("follow-up",),
-)
-def followup_command(cmd: Command, ctx: CommandContext) -> Decision:
-    incident = managed(ctx)
-    title = clean_title(cmd.args)
-    if not title:
-        text = "usage: `/followup TITLE`, e.g. `/followup Alert on queue depth`"
-        return Decision(incident, (reply(ctx, cmd, text),))
-    noted, effect = open_follow_up(
-        incident,
-        title,
-        key=KEY_PREFIX + ctx.ref(cmd),
-        hint=ctx.hint,
-        scheme=ctx.scheme,
-        why="opened with `/followup`.",
-    )
-    return Decision(noted, (effect,))
 
 
 def link_by_hand(hint: Hint, incident: Incident, child: Issue, scheme: LabelScheme) -> Decision:

@@ -6,12 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from app.domain import (  # noqa: F401  (register the commands)
-    builtin_commands,
-    followup_commands,
-    followups,
-    impact,
-)
+from app.domain import builtin_commands, followup_commands, impact  # noqa: F401  (register them)
 from app.domain.decision import Plan, decide
 from app.domain.followups import FollowUps
 from app.domain.payloads import Event, read_event
