@@ -18,6 +18,7 @@ from app.logs import configure as configure_logging
 from app.logs import install_redaction, start_line
 from app.queue.webhooks import make_router, serve_delivery
 from app.sandbox import routes as sandbox
+from app.service import alert_intake
 from app.service.services import build_services
 from app.settings import Settings, get_settings
 from app.web import auth, dashboard, followups, lead_duty, metrics_endpoint, setup
@@ -101,6 +102,7 @@ def create_app(
     )
     dashboard.install_error_pages(app)
     app.include_router(make_router(settings.webhook_path))
+    app.include_router(alert_intake.make_router())
     app.include_router(metrics_endpoint.make_router())
     app.include_router(setup.make_router())
     app.include_router(auth.make_router())

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`: its counts tell
     # that private repositories have incidents. Unset, it is open.
     metrics_token: str | None = None
+    # The alert receiver (`POST /api/alerts/{owner}/{repo}`) answers only
+    # `Authorization: Bearer <ALERTS_TOKEN>`; unset, it is off (404).
+    alerts_token: str | None = None
     # Recovery of failed deliveries: how far back to look (GitHub keeps 3 days) and how often.
     redeliver_since_hours: float = 72.0
     redeliver_every_hours: float = 3.0

@@ -9,7 +9,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect, select, text
 
 from app.migrations import BASELINE, HEAD, alembic_config
 from app.settings import Settings
@@ -74,7 +74,7 @@ def test_the_baseline_is_the_schema_before_migrations() -> None:
     }
     added_since = {
         "deliveries": {"abandoned", "lane"},  # by migrations 0003 and 0004
-        "incidents": {"acknowledged_at", "impact_started_at"},  # by 0006
+        "incidents": {"acknowledged_at", "impact_started_at"},  # by 0006 (and *_oncall)
     }
     for name, columns in main.items():
         today = [
@@ -173,5 +173,58 @@ async def test_lead_duty_migration_keeps_a_column_an_earlier_migration_added(
             )
         assert {"acknowledged_at", "impact_started_at"} <= columns
         assert (await version_and_indexes(engine))[0] == HEAD
+    finally:
+        await engine.dispose()
+
+
+def before_oncall(conn: Any) -> None:
+    """A database just before the on-call migration (whatever its number once migrations are
+    chained), holding a led incident (with a hand-over) and one without a lead."""
+    from alembic import command
+
+    config = alembic_config(conn)
+    script = ScriptDirectory.from_config(config)
+    (oncall,) = [r for r in script.walk_revisions() if r.path.endswith("_oncall.py")]
+    assert isinstance(oncall.down_revision, str)
+    command.upgrade(config, oncall.down_revision)
+    declared = datetime(2026, 11, 1, tzinfo=UTC)
+    for number, lead in ((1, "bob"), (2, None)):
+        conn.execute(
+            incidents.insert().values(
+                repo="octo/ops",
+                repo_id=1,
+                number=number,
+                title="",
+                status="stabilization-pending",
+                managed=True,
+                declared_at=declared,
+                declared_by="zed",
+                lead=lead,
+                updated_at=declared,
+            )
+        )
+    for position, (hour, to) in enumerate(((0, "alice"), (3, "bob"))):
+        conn.execute(
+            text(
+                "INSERT INTO timeline (incident_id, position, at, actor, kind, detail, to_value) "
+                "VALUES (1, :position, :at, 'zed', 'lead', '', :to)"
+            ),
+            {"position": position, "at": datetime(2026, 11, 1, hour), "to": to},
+        )
+
+
+async def test_oncall_counts_leads_already_chosen_as_acknowledged(database_url: str) -> None:
+    """Incidents led before acknowledgements existed are not escalated when the app upgrades."""
+    engine = engine_for(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(before_oncall)
+        await create_schema(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(select(incidents.c.number, incidents.c.acknowledged_at))
+            ).all()
+        # The latest lead entry's time; no lead, no acknowledgement.
+        assert dict(rows) == {1: datetime(2026, 11, 1, 3, tzinfo=UTC), 2: None}
     finally:
         await engine.dispose()

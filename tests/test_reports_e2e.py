@@ -74,7 +74,7 @@ async def test_an_outsiders_form_issue_is_a_report_that_pages_no_one(
         assert user_text not in comment
     assert len(permission_calls(chatty)) == 1  # asked once, then cached
     reminders = chatty.services.extras["reminders"]
-    assert await reminders.books.unresolved() == []
+    assert await reminders.store.unresolved() == []
     assert await reminders.tick(chatty.fake.now + timedelta(days=3)) == []
 
     # Redelivered (stale payloads still carry `incident`) or edited: still a report, still

@@ -10,7 +10,7 @@ from app.domain.decide import explain_status
 from app.domain.facts import Decision
 from app.domain.gates import rules
 from app.domain.lifecycle import Severity, Status, legal_moves
-from app.domain.plan import AddLabels, Effect, OpenIssue, RemoveLabel, opened
+from app.domain.plan import Effect, OpenIssue, opened
 from app.domain.records import EntryKind, Incident, TimelineEntry
 from app.domain.reports import credit_report
 from app.domain.security import is_security_report, pointer
@@ -19,6 +19,7 @@ from app.domain.transitions import (
     MoveKind,
     change_severity,
     recurrence_rule,
+    replace_labels,
     request_move,
     stabilization_labels,
 )
@@ -243,23 +244,7 @@ def stabilize_command(cmd: Command, ctx: CommandContext) -> Decision:
 
 def _set_labels(ctx: CommandContext, wanted: list[str]) -> list[Effect]:
     """Add `wanted` and remove the labels they replace (other statuses and severities)."""
-    scheme = ctx.scheme
-    present = {label.casefold() for label in ctx.issue.labels}
-    wanted_folded = {w.casefold() for w in wanted}
-    replaces_status = any(scheme.status_of(w) for w in wanted)
-    replaces_severity = any(scheme.severity_of(w) for w in wanted)
-    plan: list[Effect] = []
-    missing = tuple(w for w in wanted if w.casefold() not in present)
-    if missing:
-        plan.append(AddLabels(missing))
-    for label in ctx.issue.labels:
-        if label.casefold() in wanted_folded:
-            continue
-        if (replaces_status and scheme.status_of(label)) or (
-            replaces_severity and scheme.severity_of(label)
-        ):
-            plan.append(RemoveLabel(label))
-    return plan
+    return replace_labels(ctx.issue.labels, ctx.scheme, wanted)
 
 
 def _usage(cmd: Command, ctx: CommandContext, name: str) -> Decision:

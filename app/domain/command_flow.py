@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from app.domain.commands import REGISTRY, Command, CommandContext
-from app.domain.facts import Decision, Issue
+from app.domain.facts import Decision, Issue, Related
 from app.domain.followup import wants_retro
 from app.domain.gates import Gates
 from app.domain.payloads import is_bot
@@ -40,6 +40,7 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     known = [c for c in commands if c.name in REGISTRY]  # others: another bot's, or prose
     plan: list[Effect] = []
     answers: list[tuple[Command, str]] = []
+    others: dict[int, Incident] = {}  # other incidents the commands changed, by number
     helped = ran = retro = False
     for command in known[:MAX_COMMANDS]:
         spec = REGISTRY[command.name]
@@ -62,7 +63,8 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
             if helped or help_recent(ctx):
                 continue  # given in this reply, or on this issue a moment ago
             helped = True
-        step = replace(ctx, incident=incident, issue=issue, gates=gates)
+        related = _with_others(ctx, others)
+        step = replace(ctx, incident=incident, issue=issue, gates=gates, related=related)
         decision = spec.handler(command, step)
         ran = True
         retro = retro or decision.retro
@@ -71,8 +73,10 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
             gates = replace(gates, retro_coming=True)
         if decision.incident is not None:
             incident = _tag(decision.incident, incident, ref)
-        effects = tuple(e for e in decision.plan if not isinstance(e, PostComment))
-        answers += [(command, e.body) for e in decision.plan if isinstance(e, PostComment)]
+        others.update((other.number, other) for other in decision.others)
+        # The answers on this issue make its one reply; comments on another issue stay.
+        effects = tuple(e for e in decision.plan if not _answer(e))
+        answers += [(command, e.body) for e in decision.plan if _answer(e)]
         plan += effects
         issue = labels_after(issue, effects)
     skipped = len(known) - MAX_COMMANDS
@@ -80,7 +84,21 @@ def run_commands(commands: list[Command], ctx: CommandContext) -> Decision:
     # a reader's wall of `/help`, answered a minute ago, gets no reply at all.
     if answers or (ran and skipped > 0):
         plan.append(_one_reply(ctx, answers, skipped, helped))
-    return Decision(incident, tuple(plan), retro=retro)
+    return Decision(incident, tuple(plan), retro=retro, others=tuple(others.values()))
+
+
+def _answer(effect: Effect) -> TypeGuard[PostComment]:
+    return isinstance(effect, PostComment) and effect.number is None
+
+
+def _with_others(ctx: CommandContext, others: dict[int, Incident]) -> Mapping[int, Related]:
+    """The related issues with the records earlier commands of the comment changed."""
+    if not others:
+        return ctx.related
+    return {
+        number: replace(related, incident=others.get(number, related.incident))
+        for number, related in ctx.related.items()
+    }
 
 
 def _opens_retro(
@@ -172,6 +190,8 @@ def labels_after(issue: Issue, plan: tuple[Effect, ...]) -> Issue:
     """The issue as it will look once the plan's label effects are applied."""
     labels = list(issue.labels)
     for effect in plan:
+        if isinstance(effect, AddLabels | RemoveLabel) and effect.number is not None:
+            continue  # on another issue
         if isinstance(effect, AddLabels):
             labels += [
                 n for n in effect.names if n.casefold() not in {x.casefold() for x in labels}

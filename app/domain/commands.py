@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.domain.config import RepoConfig
-    from app.domain.facts import Decision, Hint, Issue
+    from app.domain.facts import Decision, Hint, Issue, Related
     from app.domain.gates import Gates
     from app.domain.labels import LabelScheme
     from app.domain.records import Incident
@@ -90,6 +90,10 @@ class CommandContext:
     help_given_at: datetime | None = None
     # The open sub-issues that may hold `/resolved` and `/reviewed`, when the shell read them.
     gates: Gates | None = None
+    # Other issues the comment's commands name, as the shell read them (`/recurrence-of #N`).
+    related: Mapping[int, Related] = field(default_factory=dict)
+    # When each person last led one of the repo's incidents: who is asked after a decline.
+    last_led: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def scheme(self) -> LabelScheme:

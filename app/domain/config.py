@@ -9,10 +9,12 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from app.domain import durations
+from app.domain.alert_payloads import AlertsConfig
 from app.domain.chat_config import Chat
+from app.domain.config_base import Strict, parse_duration
+from app.domain.config_duty import AcknowledgeWithin, Updates
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
 from app.domain.lifecycle import RECURRENCE_WINDOW, Severity, Status
 
@@ -22,20 +24,6 @@ DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 MAX_LABEL_LENGTH = 50  # GitHub's limit for a label name
-
-
-def parse_duration(value: object) -> timedelta:
-    """`7d`, `48h`, `1h30m`, `2w`: a positive duration (app/domain/durations.py)."""
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("a duration like 30m, 1h, 48h, 7d or 2w")
-    return durations.parse_duration(value)
-
-
-class Strict(BaseModel):
-    # Unknown keys are errors: a typo must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Runner(Strict):
@@ -106,6 +94,7 @@ class Rotation(Strict):
 class LeadConfig(Strict):
     rotation: Rotation | None = None
     maintainers: tuple[str, ...] = ()
+    acknowledge_within: AcknowledgeWithin = AcknowledgeWithin()
 
     @field_validator("maintainers")
     @classmethod
@@ -204,25 +193,6 @@ class Labels(Strict):
         )
 
 
-class Updates(Strict):
-    """How often the lead should post an update, per severity."""
-
-    sev1: timedelta = timedelta(hours=1)
-    sev2: timedelta = timedelta(hours=24)
-    sev3: timedelta = timedelta(hours=24)
-
-    @field_validator("sev1", "sev2", "sev3", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> timedelta:
-        return parse_duration(value)
-
-    def cadence(self, severity: Severity | None) -> timedelta:
-        # An incident without a severity yet is treated as the most severe: the safe side.
-        return {Severity.MAJOR: self.sev2, Severity.MINOR: self.sev3}.get(
-            severity or Severity.CRITICAL, self.sev1
-        )
-
-
 class Retrospective(Strict):
     severities: tuple[Severity, ...] = (Severity.CRITICAL, Severity.MAJOR)
 
@@ -253,6 +223,7 @@ class RepoConfig(Strict):
     updates: Updates = Updates()
     retrospective: Retrospective = Retrospective()
     chat: Chat = Chat()
+    alerts: AlertsConfig = AlertsConfig()
     security: Security = Security()
 
     @field_validator("recurrence_window", mode="before")

@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from app.domain.alerts import AlertGroup, AlertNotice, on_alert
 from app.domain.chat import Heard, heard
 from app.domain.command_flow import run_commands
 from app.domain.commands import Command, CommandContext
 from app.domain.config import LoadedConfig
 from app.domain.decide import reconcile_issue
-from app.domain.facts import Decision, Hint, Issue
+from app.domain.escalation import acknowledge, leads
+from app.domain.facts import Decision, Hint, Issue, Related
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
 from app.domain.followups import (
     FollowUp,
     FollowUps,
-    from_retrospective,
+    after_retro,
     is_follow_up,
     known_follow_ups,
     link_by_hand,
 )
 from app.domain.gates import Gates
 from app.domain.issue_form import labels_from_form
-from app.domain.lifecycle import Status
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
 from app.domain.security import applies as security_report
 from app.domain.security import keep_private
+from app.domain.timers import on_tick
 from app.domain.work import hold_work, link_stabilization_issue
 
 
@@ -44,6 +47,8 @@ class Kind(StrEnum):
     WORK = "work"  # a label changed on an incident's sub-issue: stabilization work holds
     FOLLOW_UP_CHANGED = "follow-up-changed"  # a follow-up closed or reopened: the list shows it
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
+    ALERT = "alert"  # an alert group's notification (app/domain/alerts.py)
+    TICK = "tick"  # time passed: an acknowledgement overdue, a reminder owed (app/domain/timers.py)
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,11 @@ class Occurrence:
     hint: Hint
     commands: tuple[Command, ...] = ()
     comment_id: int = 0
-    human_comment_at: datetime | None = None  # a person's comment: reminders count from it
+    human_comment_at: datetime | None = None  # a person's comment: perhaps an update (below)
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
     retro_body: str = ""  # its body as it was closed: the action items
+    alert: AlertNotice | None = None  # the alert notification
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,9 @@ class Snapshot:
     # The open sub-issues that may hold a move, read only when one may be asked
     # (app/domain/gates.py: `wanted_for_labels`, `wanted_for_commands`); None: not read.
     gates: Gates | None = None
+    group: AlertGroup | None = None  # the alert group and its incident (alerts)
+    # Other issues the commands name, by number (`/recurrence-of #N`: #N's issue and record).
+    related: Mapping[int, Related] = field(default_factory=dict)
     # The incident's sub-issues, read only once it has follow-ups (followups.needs_sub_issues).
     sub_issues: tuple[Issue, ...] | None = None
     # A security report's private incident: opened already (True), not yet (False), or its
@@ -101,10 +110,12 @@ class Plan:
     record: Incident | None
     effects: Effects = ()
     notices: tuple[Notice, ...] = ()
-    human_comment_at: datetime | None = None
+    human_comment_at: datetime | None = None  # an update: reminders count from it
     config_report: tuple[str, PostComment] | None = None  # (claim key, comment): once a version
     reported: bool = False  # an outsider's report: no record
     outcome: str = ""  # when there is nothing to do: why
+    others: tuple[Incident, ...] = ()  # other incidents' records changed with this one
+    alert_group: AlertGroup | None = None  # what to keep of the alert group
     followups: FollowUps | None = None  # the incident's follow-ups as now known (the dashboard)
     forget: bool = False  # a security report: no public record is kept of it
 
@@ -114,6 +125,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     config = snapshot.loaded.config
     hint, issue, before = event.hint, snapshot.issue, snapshot.incident
     form: Effects = ()
+    group: AlertGroup | None = None
     match event.kind:
         case Kind.ISSUE:
             if security_report(issue, before, config.scheme):
@@ -129,9 +141,9 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 effects = (*form, *decision.plan)
                 outcome = "" if effects else "not an incident"
                 return Plan(before, None, effects, reported=bool(effects), outcome=outcome)
+        case Kind.COMMENT if not event.commands:
+            decision = Decision(before)
         case Kind.COMMENT:
-            if not event.commands:
-                return Plan(before, before, human_comment_at=event.human_comment_at)
             ctx = CommandContext(
                 hint,
                 issue,
@@ -141,6 +153,8 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 snapshot.permitted,
                 help_given_at=snapshot.help_given_at,
                 gates=snapshot.gates,
+                related=snapshot.related,
+                last_led=snapshot.history.last_led or {},
             )
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
@@ -152,17 +166,55 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
         case Kind.RETRO_CLOSED:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
-            decision = _action_items(event, decision, snapshot)
+            decision = after_retro(
+                hint, decision, event.retro_body, event.retro_number, config.scheme
+            )
         case Kind.WORK:
             # Only the sub-issue's labels change: no record of it, none saved for the parent.
             effects = hold_work(hint, issue, before, config)
             return Plan(
                 None, None, effects, outcome="" if effects else "stabilization work in step"
             )
+        case Kind.ALERT:
+            assert event.alert is not None
+            step = on_alert(hint, issue, before, config, event.alert, snapshot.group)
+            if step.outcome:
+                return Plan(before, before, outcome=step.outcome)
+            decision, group = step.decision, step.group
+        case Kind.TICK:
+            assert before is not None
+            extras, last_led = snapshot.history.extras, snapshot.history.last_led or {}
+            decision = on_tick(
+                before,
+                extras.last_human_comment_at,
+                config,
+                last_led,
+                at=hint.at,
+                bot=snapshot.history.bot,
+            )
         case Kind.STATUS_EDITED | Kind.CATCH_UP | Kind.FOLLOW_UP_CHANGED:
             decision = Decision(before)
+    if event.kind in (Kind.ISSUE, Kind.COMMENT) and decision.incident is not None:
+        # Anything the lead does on their incident acknowledges it.
+        decision = replace(decision, incident=acknowledge(decision.incident, hint.actor, hint.at))
     plan = _follow(event, snapshot, decision)
-    return replace(plan, effects=(*form, *plan.effects), human_comment_at=event.human_comment_at)
+    return replace(
+        plan,
+        effects=(*form, *plan.effects),
+        human_comment_at=_update_at(event, snapshot),
+        others=decision.others,
+        alert_group=group,
+    )
+
+
+def _update_at(event: Occurrence, snapshot: Snapshot) -> datetime | None:
+    """A comment on an incident that counts as an update: by its lead or a triage+ user."""
+    incident = snapshot.incident
+    if event.human_comment_at is None or incident is None or not incident.managed:
+        return None
+    if snapshot.permitted or leads(incident, event.hint.actor):
+        return event.human_comment_at
+    return None
 
 
 def _keep_private(event: Occurrence, snapshot: Snapshot) -> Plan:
@@ -181,19 +233,6 @@ def _keep_private(event: Occurrence, snapshot: Snapshot) -> Plan:
     return replace(plan, notices=(), forget=before is not None)
 
 
-def _action_items(event: Occurrence, decision: Decision, snapshot: Snapshot) -> Decision:
-    """A retrospective accepted (its incident is Reviewed): its action items become follow-ups."""
-    after = decision.incident
-    if after is None or not after.managed or after.status is not Status.REVIEWED:
-        return decision
-    assert event.retro_number is not None
-    scheme = snapshot.loaded.config.scheme
-    noted, effects = from_retrospective(
-        event.hint, after, event.retro_body, event.retro_number, scheme
-    )
-    return replace(decision, incident=noted, plan=(*decision.plan, *effects))
-
-
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     """What follows the core's decision: the lead, the retrospective, the status comment."""
     scheme = snapshot.loaded.config.scheme
@@ -209,6 +248,16 @@ def _what_follows(
     before, after = snapshot.incident, decision.incident
     effects: list[Effect] = []
     notices: list[Notice] = []
+    for other in decision.others:
+        # Another incident changed too (`/recurrence-of`): its own status comment and notice.
+        related = snapshot.related.get(other.number)
+        extras = related.extras if related is not None else Extras()
+        kept = keep_status(
+            other, config, replace(history, extras=extras), retro_number=extras.retro_number
+        )
+        effects.append(replace(kept, number=other.number))
+        was = related.incident if related is not None else None
+        notices.append(Notice(was, other, chat=heard(config.chat, was, other)))
     for effect in decision.plan:
         if not isinstance(effect, OpenIssue) or effect.record is None:
             effects.append(effect)
@@ -224,8 +273,10 @@ def _what_follows(
     if after is None or (after == before and not (rebuilt or catching_up)):
         return Plan(before, after, tuple(effects), tuple(notices))
     if rebuilt:
-        kept = history.extras.retro_number
-        effects.append(keep_status(after, config, history, retro_number=kept, followups=listed))
+        retro_known = history.extras.retro_number
+        effects.append(
+            keep_status(after, config, history, retro_number=retro_known, followups=listed)
+        )
         return Plan(before, after, tuple(effects))
     after, assign = choose_lead(after, config, history)
     effects += assign

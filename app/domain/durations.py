@@ -1,9 +1,9 @@
-"""Durations as people write and read them: one parser, one formatter."""
+"""Durations and moments as people write and read them: one parser, one formatter each."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 # One `N unit` part: anchored by `match` at a position, so a whole text is read in one pass.
 _PART = re.compile(r"\s*(\d{1,9}(?:\.\d{1,9})?)\s*([wdhms])")
@@ -47,3 +47,8 @@ def format_duration(span: timedelta, *, seconds: bool = False) -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s" if seconds else "<1m"
+
+
+def format_time(moment: datetime) -> str:
+    """A moment as the bot writes it: UTC, to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

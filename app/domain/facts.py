@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.domain.plan import Effects
-from app.domain.records import Incident
+from app.domain.records import Extras, Incident
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,19 @@ class Hint:
 
 
 @dataclass(frozen=True)
+class Related:
+    """Another issue a decision needs (the incident `/recurrence-of #N` names), as read."""
+
+    issue: Issue
+    incident: Incident | None
+    extras: Extras = field(default_factory=Extras)
+
+
+@dataclass(frozen=True)
 class Decision:
     incident: Incident | None
     plan: Effects = ()
     # `/retro` asked for the retrospective now (what follows the change opens it, once).
     retro: bool = False
+    # The records of other incidents this decision changed (each saved with its own issue).
+    others: tuple[Incident, ...] = ()

@@ -37,8 +37,14 @@ class History:
 def choose_lead(
     incident: Incident, config: RepoConfig, history: History, *, on: str | None = None
 ) -> tuple[Incident, tuple[Effect, ...]]:
-    """A managed incident without a lead gets the policy's, assigned (`on`: an opened issue)."""
+    """A managed incident without a lead gets the policy's, assigned (`on`: an opened issue).
+
+    Chosen once: an incident left without a lead (declined, no one free) waits for `/lead`.
+    A recorder who leads has acknowledged by recording it.
+    """
     if not incident.managed or incident.lead is not None:
+        return incident, ()
+    if any(e.kind == EntryKind.LEAD for e in incident.timeline):
         return incident, ()
     choice = pick_lead(
         at=incident.declared_at,
@@ -56,6 +62,9 @@ def choose_lead(
         to_value=choice.login,
     )
     chosen = replace(incident, lead=choice.login).noted(entry)
+    if choice.login.casefold() == incident.declared_by.casefold():
+        # Recording it was their act: acknowledged then, without a line of its own.
+        chosen = replace(chosen, acknowledged_at=chosen.acknowledged_at or incident.declared_at)
     return chosen, (Assign(add=(choice.login,), on=on),)
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from app.domain.command_flow import managed, reply
 from app.domain.commands import Command, CommandContext, command
+from app.domain.escalation import hand_over, leads
 from app.domain.facts import Decision
 from app.domain.followups import KEY_PREFIX, clean_title, open_follow_up
 from app.domain.plan import Assign
@@ -19,14 +20,20 @@ LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})$")
 @command(
     "lead",
     usage="/lead [@user]",
-    summary="make @user the incident's lead (yourself without a name); assigns them",
+    summary=(
+        "make @user the incident's lead (yourself without a name); assigns them. "
+        "`/lead decline`: the lead hands it to the next candidate"
+    ),
 )
 def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
     incident = managed(ctx)
     words = cmd.args.split()
+    if [w.casefold() for w in words] == ["decline"]:
+        return _decline(cmd, ctx)
     match = LOGIN.match(words[0]) if len(words) == 1 else None
     if len(words) > 1 or (words and match is None):
-        return Decision(incident, (reply(ctx, cmd, "usage: `/lead @user`, or `/lead` alone"),))
+        usage = "usage: `/lead @user`, `/lead` alone, or `/lead decline`"
+        return Decision(incident, (reply(ctx, cmd, usage),))
     new = match.group(1) if match else ctx.hint.actor
     old = incident.lead
     if old is not None and old.casefold() == new.casefold():
@@ -38,6 +45,29 @@ def lead_command(cmd: Command, ctx: CommandContext) -> Decision:
     )
     plan = (Assign(add=(new,), remove=(old,) if old else ()),)
     return Decision(replace(incident, lead=new).noted(entry), plan)
+
+
+def _decline(cmd: Command, ctx: CommandContext) -> Decision:
+    """The lead cannot lead: the next candidate is asked, as when their time runs out."""
+    incident = managed(ctx)
+    if not leads(incident, ctx.hint.actor):
+        who = f"{incident.lead} leads it" if incident.lead else "it has no lead"
+        text = f"only the lead can decline, and {who}. `/lead @user` hands it to someone."
+        return Decision(incident, (reply(ctx, cmd, text),))
+    why = f"{incident.lead} declined"
+    changed, effects = hand_over(
+        incident,
+        ctx.config,
+        ctx.last_led,
+        at=ctx.hint.at,
+        actor=ctx.hint.actor,
+        why=why,
+        keep_if_alone=False,
+    )
+    if changed.lead is None:
+        text = "no one else is available to lead: this incident has no lead until someone takes it."
+        effects = (*effects, reply(ctx, cmd, text))
+    return Decision(changed, effects)
 
 
 @command(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.domain.facts import Decision, Hint, Issue
 from app.domain.labels import LabelScheme
+from app.domain.lifecycle import Status
 from app.domain.plan import Effect, Effects, OpenIssue, PostComment, marker, opened
 from app.domain.records import EntryKind, Incident, TimelineEntry
 
@@ -139,6 +140,17 @@ def link_by_hand(hint: Hint, incident: Incident, child: Issue, scheme: LabelSche
     detail = f"Follow-up #{child.number} linked"
     entry = TimelineEntry(hint.at, hint.actor, EntryKind.FOLLOW_UP, detail, ref=ref)
     return Decision(incident.noted(entry))
+
+
+def after_retro(
+    hint: Hint, decision: Decision, body: str, retro_number: int, scheme: LabelScheme
+) -> Decision:
+    """A retrospective accepted (its incident is Reviewed): its action items become follow-ups."""
+    after = decision.incident
+    if after is None or not after.managed or after.status is not Status.REVIEWED:
+        return decision
+    noted, effects = from_retrospective(hint, after, body, retro_number, scheme)
+    return replace(decision, incident=noted, plan=(*decision.plan, *effects))
 
 
 def from_retrospective(

@@ -21,10 +21,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from app.domain.command_flow import managed, reply
 from app.domain.commands import Command, CommandContext, command
-from app.domain.durations import format_duration, parse_duration
+from app.domain.durations import format_duration, format_time, parse_duration
 from app.domain.facts import Decision
 from app.domain.records import EntryKind, TimelineEntry
-from app.domain.status_comment import format_time
 
 MAX_BACKDATE = timedelta(days=30)
 USAGE = "/started TIME"

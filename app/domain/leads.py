@@ -51,20 +51,24 @@ def pick_lead(
     recorder: str,
     config: LeadConfig,
     last_led: Mapping[str, datetime],
+    asked: frozenset[str] = frozenset(),
 ) -> LeadChoice:
     """The policy's lead for an incident recorded at `at` (GitHub's time).
 
     `last_led` maps a casefolded login to when that person last led one of this repo's
-    incidents. With nothing configured, or everyone off duty, the recorder leads.
+    incidents. With nothing configured, or everyone off duty, the recorder leads (never a
+    bot). `asked` (casefolded): people already asked to lead this incident, never chosen again.
     """
     runner = runner_at(config, at)
     skipped: list[str] = []
-    if runner is not None:
+    if runner is not None and runner.login.casefold() not in asked:
         if on_duty(runner, at):
             return LeadChoice(runner.login, "support rotation runner on duty")
         skipped.append(runner.login)
     available = []
     for login in config.maintainers:
+        if login.casefold() in asked:
+            continue
         entry = config.runner(login)
         if entry is not None and not on_duty(entry, at):
             skipped.append(login)
@@ -90,3 +94,9 @@ def _off_duty(skipped: list[str]) -> str:
 def _person(login: str) -> str | None:
     # An incident recorded by a bot (our own recurrence issue) has no human recorder to lead.
     return None if not login or is_bot(login) else login
+
+
+def on_duty_now(config: LeadConfig, login: str, at: datetime) -> bool:
+    """Whether `login` works at `at`, where their hours are known (a runner entry); else yes."""
+    entry = config.runner(login)
+    return entry is None or on_duty(entry, at)

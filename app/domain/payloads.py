@@ -135,6 +135,7 @@ class Event(Lenient):
     ref: str | None = None
     commits: list[Commit] | None = None
     number: int | None = None  # the incident of an internal follow-up delivery
+    at: datetime | None = None  # the time of an internal tick delivery (its scheduler's clock)
 
     def pushed(self, path: str) -> bool:
         """A push to the default branch that adds, changes or removes the file at `path`."""

@@ -24,14 +24,20 @@ def marker_pattern(key: str) -> re.Pattern[str]:
     return re.compile(re.escape(MARKER_PREFIX) + key + re.escape(" -->"))
 
 
+# `number` on an effect: it acts on that issue of the repository instead of the plan's own
+# (`/recurrence-of` changes the earlier incident too).
+
+
 @dataclass(frozen=True)
 class AddLabels:
     names: tuple[str, ...]
+    number: int | None = None
 
 
 @dataclass(frozen=True)
 class RemoveLabel:
     name: str
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,14 @@ class PostComment:
     # Look for the marker before every post, not only on retries: for answers to comments,
     # which GitHub may deliver again under a new delivery id.
     look_first: bool = False
+    number: int | None = None
 
 
 @dataclass(frozen=True)
 class SetIssueState:
     state: str  # "open" | "closed"
-    reason: str | None = None  # GitHub's state_reason: completed, not_planned, reopened
+    reason: str | None = None  # GitHub's state_reason: completed, not_planned, duplicate, reopened
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class KeepStatusComment:
     text: str
     comment_id: int | None = None
     on: str | None = None
+    number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,10 @@ class EntryKind(StrEnum):
     STABILIZATION = "stabilization"
     RETRO = "retro"
     IMPACT = "impact"  # `/started`: when the impact began, backdated (to_value: ISO time)
+    ALERT = "alert"  # an alert group fired again, resolved, or still fires
+    ACKNOWLEDGED = "acknowledged"  # the lead confirmed they lead (app/domain/escalation.py)
+    ESCALATION = "escalation"  # a lead's time to acknowledge ran out and no one else was free
+    SNOOZED = "snoozed"  # reminders held until `to_value` (an ISO time)
     FOLLOW_UP = "follow-up"
 
 
@@ -42,9 +46,10 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class Extras:
-    """What the app keeps beside a record: its status comment, human comments, retrospective."""
+    """What the app keeps beside a record: its status comment, last update, retrospective."""
 
     status_comment_id: int | None = None
+    # The last update: a comment by the lead or a triage+ user (reminders count from it).
     last_human_comment_at: datetime | None = None
     retro_number: int | None = None
 
@@ -64,9 +69,9 @@ class Incident:
     reviewed_at: datetime | None = None
     title: str = ""
     lead: str | None = None
-    timeline: tuple[TimelineEntry, ...] = field(default=())
-    # When the lead acknowledged (GitHub's time); time to acknowledge counts to it.
+    # When a lead first acknowledged the incident (time to acknowledge counts to it).
     acknowledged_at: datetime | None = None
+    timeline: tuple[TimelineEntry, ...] = field(default=())
     # When the impact began, if before the recording (`/started`); None: at the recording.
     impact_started_at: datetime | None = None
 

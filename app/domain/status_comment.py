@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from app.domain.durations import format_duration
+from app.domain.durations import format_duration, format_time
+from app.domain.escalation import lead_period
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import MEANINGS, SEVERITY_MEANINGS, Status, legal_moves
 from app.domain.records import EntryKind, Incident, TimelineEntry
@@ -54,7 +55,7 @@ def render_status(
     rows = [
         ("Severity", severity),
         ("Status", f"**{incident.status.display}**: {MEANINGS[incident.status]}"),
-        ("Lead", f"@{incident.lead}" if incident.lead else "none yet: `/lead` to take it"),
+        ("Lead", _lead(incident)),
         ("Recorded", f"{format_time(incident.declared_at)} by {incident.declared_by}"),
         ("Time to stabilize", _since(incident.impact_began, incident.stabilized_at)),
         ("Time to resolve", _since(incident.declared_at, incident.resolved_at)),
@@ -75,6 +76,15 @@ def render_status(
         "comment are overwritten. `/timeline TEXT` adds a note.</sub>"
     )
     return "\n".join(lines)
+
+
+def _lead(incident: Incident) -> str:
+    if incident.lead is None:
+        return "none: this incident has no lead. `/lead` takes it"
+    period = lead_period(incident)
+    if period is not None and not period.acknowledged:
+        return f"@{incident.lead} (not acknowledged yet: `/ack`)"
+    return f"@{incident.lead}"
 
 
 def render_timeline(entries: tuple[TimelineEntry, ...]) -> list[str]:
@@ -138,10 +148,6 @@ def _either(ways: list[str]) -> str:
 
 def _label_list(names: Iterable[str]) -> str:
     return ", ".join(f"`{name}`" for name in names)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _since(start: datetime, end: datetime | None) -> str:

@@ -13,10 +13,12 @@ from app.domain.gates import Gates, refusal
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import CLOSED, SEVERE, Severity, Status, is_legal
 from app.domain.plan import (
+    AddLabels,
     Effect,
     LabelOpenSubIssues,
     OpenIssue,
     PostComment,
+    RemoveLabel,
     SetIssueState,
     opened,
 )
@@ -55,16 +57,10 @@ def request_move(
     window = config.recurrence_window
     if target is current:
         return Move(MoveKind.SAME, incident)
-    if target is Status.STABILIZATION_PENDING and current in CLOSED:
-        within = (
-            current is Status.RESOLVED
-            and incident.resolved_at is not None
-            and at - incident.resolved_at <= window
+    if target is Status.STABILIZATION_PENDING and recurs_as_new(incident, at, window):
+        return _recurrence(
+            incident, at=at, actor=actor, scheme=config.scheme, title=title, window=window
         )
-        if not within:
-            return _recurrence(
-                incident, at=at, actor=actor, scheme=config.scheme, title=title, window=window
-            )
     if not is_legal(current, target):
         return Move(MoveKind.ILLEGAL, incident)
     if (held := refusal(incident, target, gates, config.scheme)) is not None:
@@ -83,6 +79,42 @@ def request_move(
     if target is Status.REVIEWED:
         effects = (SetIssueState("closed", "completed"),)
     return Move(MoveKind.MOVED, moved, effects)
+
+
+def recurs_as_new(incident: Incident, at: datetime, window: timedelta) -> bool:
+    """The 48-hour rule: a recurrence at `at` is a new incident when this one was reviewed,
+    or resolved more than the window before (an unresolved one simply destabilizes)."""
+    if incident.status not in CLOSED:
+        return False
+    within = (
+        incident.status is Status.RESOLVED
+        and incident.resolved_at is not None
+        and at - incident.resolved_at <= window
+    )
+    return not within
+
+
+def replace_labels(
+    labels: tuple[str, ...], scheme: LabelScheme, wanted: list[str], *, number: int | None = None
+) -> list[Effect]:
+    """Add `wanted` and remove the labels they replace (other statuses and severities);
+    `number`: of another issue than the plan's own."""
+    present = {label.casefold() for label in labels}
+    wanted_folded = {w.casefold() for w in wanted}
+    replaces_status = any(scheme.status_of(w) for w in wanted)
+    replaces_severity = any(scheme.severity_of(w) for w in wanted)
+    plan: list[Effect] = []
+    missing = tuple(w for w in wanted if w.casefold() not in present)
+    if missing:
+        plan.append(AddLabels(missing, number))
+    for label in labels:
+        if label.casefold() in wanted_folded:
+            continue
+        if (replaces_status and scheme.status_of(label)) or (
+            replaces_severity and scheme.severity_of(label)
+        ):
+            plan.append(RemoveLabel(label, number))
+    return plan
 
 
 def _recurrence(

@@ -68,32 +68,40 @@ async def apply_plan(
     include every comment posted since the earliest post the plan could repeat).
     """
     done = Applied()
-    seen = list(comments) if comments is not None else None
+    # Each issue's comments, listed at most once per plan (the plan's own: maybe given).
+    seen: dict[int, list[dict[str, Any]]] = {}
+    if comments is not None:
+        seen[number] = list(comments)
     for effect in plan:
         match effect:
-            case AddLabels(names):
-                await client.add_labels(repo, number, list(names))
-                done.log.append(f"+{','.join(names)}")
-            case RemoveLabel(name):
-                await client.remove_label(repo, number, name)
-                done.log.append(f"-{name}")
-            case PostComment(key, body, look_first):
+            case AddLabels(names, on_number):
+                target = on_number or number
+                await client.add_labels(repo, target, list(names))
+                done.log.append(_on(target, number) + f"+{','.join(names)}")
+            case RemoveLabel(name, on_number):
+                target = on_number or number
+                await client.remove_label(repo, target, name)
+                done.log.append(_on(target, number) + f"-{name}")
+            case PostComment(key, body, look_first, on_number):
+                target = on_number or number
+                listed = seen.get(target)
                 if retrying or look_first:
-                    if seen is None:
-                        seen = await client.list_comments(repo, number)
-                    if any(marker(key) in str(c.get("body") or "") for c in seen):
-                        done.log.append(f"comment:{key}")
+                    if listed is None:
+                        listed = seen[target] = await client.list_comments(repo, target)
+                    if any(marker(key) in str(c.get("body") or "") for c in listed):
+                        done.log.append(_on(target, number) + f"comment:{key}")
                         continue  # posted by an earlier attempt or delivery
-                posted = await client.post_comment(repo, number, key, done.fill(body))
-                if seen is not None:
-                    seen.append(posted)
-                done.log.append(f"comment:{key}")
-            case SetIssueState(state, reason):
+                posted = await client.post_comment(repo, target, key, done.fill(body))
+                if listed is not None:
+                    listed.append(posted)
+                done.log.append(_on(target, number) + f"comment:{key}")
+            case SetIssueState(state, reason, on_number):
+                target = on_number or number
                 fields = {"state": state}
                 if reason:
                     fields["state_reason"] = reason
-                await client.update_issue(repo, number, **fields)
-                done.log.append(state)
+                await client.update_issue(repo, target, **fields)
+                done.log.append(_on(target, number) + state)
             case OpenIssue():
                 look = retrying or effect.look_first
                 where = effect.repo or repo
@@ -118,11 +126,11 @@ async def apply_plan(
                 where, target = done.target(on, repo, number)
                 await client.change_assignees(where, target, add=list(add), remove=list(remove))
                 done.log.append("assign:" + ",".join([*add, *(f"-{r}" for r in remove)]))
-            case KeepStatusComment(text, comment_id, on):
-                where, target = done.target(on, repo, number)
+            case KeepStatusComment(text, comment_id, on, on_number):
+                where, target = done.target(on, repo, on_number or number)
                 kept = await _keep_status(client, where, target, done.fill(text), comment_id)
                 done.status_comments[(where, target)] = kept
-                done.log.append("status" if on is None else f"#{target}:status")
+                done.log.append(_on(target, number) + "status")
     return done
 
 
@@ -141,6 +149,11 @@ async def _relabel(
     for name in remove:
         await client.remove_label(repo, number, name)
         done.log.append(f"#{number}-{name}")
+
+
+def _on(target: int, number: int) -> str:
+    """The log's prefix for an effect on another issue than the plan's own."""
+    return "" if target == number else f"#{target}:"
 
 
 async def _keep_status(

@@ -134,7 +134,7 @@ async def receive_delivery(request: Request, services: Any) -> Answer | None:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
         return TOO_LARGE
-    body = await _read_body(request, settings.max_body_bytes, services.receiving.bodies)
+    body = await read_body(request, settings.max_body_bytes, services.receiving.bodies)
     if not isinstance(body, bytes):
         return body
     # Nothing is read from the body before its signature is checked.
@@ -150,7 +150,7 @@ async def receive_delivery(request: Request, services: Any) -> Answer | None:
         services.receiving.inflight -= 1
 
 
-async def _read_body(request: Request, limit: int, gate: BodyGate) -> bytes | Answer | None:
+async def read_body(request: Request, limit: int, gate: BodyGate) -> bytes | Answer | None:
     """The whole body, or the answer when it is too large, too slow or one too many."""
     task = asyncio.current_task()
     assert task is not None

@@ -36,6 +36,7 @@ from app.github.label_sync import INSTALLATION_EVENTS, describe, plan_labels
 from app.github.permissions import PermissionCache
 from app.github.sources import GitHubReads, PayloadReads, Reads
 from app.queue.inbox import Delivery
+from app.service.intake_routes import ALERT_EVENT
 from app.service.routes import Router, Turn
 from app.service.services import Services, build_services
 from app.settings import Settings
@@ -174,7 +175,8 @@ async def replay(
         if event_name in INSTALLATION_EVENTS:
             await _replay_installation(services, event, event_name, dry_run, result)
             return result
-        if event_name != "push" and (event.incident_issue() is None or event.repository is None):
+        about_issue = event_name not in ("push", ALERT_EVENT)  # an alert names its repo only
+        if about_issue and (event.incident_issue() is None or event.repository is None):
             result.outcome = "ignored: the payload names no issue and repository"
             return result
         if event.installation is None and not dry_run:

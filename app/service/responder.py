@@ -6,7 +6,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from app.domain import builtin_commands, followup_commands, impact  # noqa: F401  (register them)
+from app.domain import (  # noqa: F401  (register the commands)
+    builtin_commands,
+    followup_commands,
+    impact,
+    oncall_commands,
+    recurrence_commands,
+)
 from app.domain.decision import Plan, decide
 from app.domain.followups import FollowUps
 from app.domain.payloads import Event, read_event
@@ -97,8 +103,12 @@ class Responder:
                 if won:
                     await apply_plan(client, repo, number, (report,), retrying=True)
         saves = self._saves(turn, plan, applied)
-        if saves:
-            await self.store.commit(saves, installation_id=turn.installation_id)
+        group = plan.alert_group
+        if group is not None and group.opened is not None:
+            group = replace(group, number=applied.number(group.opened), opened=None)
+        groups = [group] if group is not None else []
+        if saves or groups:
+            await self.store.commit(saves, installation_id=turn.installation_id, groups=groups)
         await self._notify(plan, applied)
         return " ".join(applied.log) if applied.log else "in step"
 
@@ -112,6 +122,11 @@ class Responder:
                 new = _filled(effect.record, applied, applied.number(effect.key), effect.key)
                 comment = applied.status_comments.get((new.repo, new.number))
                 saves.append(Saved(new.repo_id, new.number, new, status_comment_id=comment))
+        for other in plan.others:
+            # Another incident the plan changed (`/recurrence-of`), with its status comment.
+            comment = applied.status_comments.get((other.repo, other.number))
+            filled = _filled(other, applied)
+            saves.append(Saved(other.repo_id, other.number, filled, status_comment_id=comment))
         known = _numbered(plan.followups, applied)
         record = plan.record
         changed = record is not None and (record != plan.before or bool(plan.effects))

@@ -29,6 +29,7 @@ from app.github.sources import (
     labelled,
 )
 from app.queue.inbox import Delivery
+from app.service import intake_routes
 from app.service.follow_through import (
     follow_up_changed,
     follow_up_parent,
@@ -37,6 +38,9 @@ from app.service.follow_through import (
     sub_issues,
 )
 from app.service.gate_reads import gates_of, work_snapshot
+from app.service.oncall_routes import TICK_EVENT, on_tick, plain_comment
+from app.service.turns import Routed, Turn
+from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.store import IncidentStore
 
@@ -44,26 +48,6 @@ from app.storage.store import IncidentStore
 FOLLOW_UP_EVENT = "incident-flow.follow-up"
 # Label changes: the sidebar sends one delivery per label, all after the change.
 SIDEBAR_ACTIONS = frozenset({"labeled", "unlabeled"})
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One delivery read: what happened and the state, ready to decide; how to report it."""
-
-    installation_id: int
-    event: Occurrence
-    snapshot: Snapshot
-    prefix: str = ""  # the outcome: prefix + what was applied
-    outcome: str | None = None  # or this, whatever was applied
-    read: tuple[datetime | None, datetime | None] = (None, None)  # issue updated_at, read at
-    comments: tuple[dict[str, Any], ...] | None = None  # listed already: apply lists none
-
-    @property
-    def issue(self) -> Issue:
-        return self.snapshot.issue
-
-
-Routed = Turn | str  # a turn to decide, or the outcome of a delivery that needs no decision
 
 
 async def _never(_key: str, _at: datetime | None) -> bool:
@@ -81,6 +65,8 @@ class Router:
     covered: Callable[[str, datetime | None], Awaitable[bool]] = field(default=_never)
     # Each comment's parsed commands, offered to the metrics (a comment is parsed once).
     seen: Callable[[Delivery, list[Command]], None] = field(default=lambda _d, _c: None)
+    # Alert groups and their incidents (built on the store's database when not given).
+    groups: AlertGroups | None = None
 
     async def route(self, delivery: Delivery, event: Event) -> Routed:
         route = ROUTES.get((delivery.event, event.action)) or ROUTES.get((delivery.event, None))
@@ -94,10 +80,14 @@ class Router:
             return False
         return sender.login == await self.reads.bot()
 
-    async def history(self, repo_id: int, number: int, incident: Incident | None) -> History:
+    async def history(
+        self, repo_id: int, number: int, incident: Incident | None, *, handover: bool = False
+    ) -> History:
         # The lead's history is read only when a lead may be chosen: a new incident, one
-        # without a lead, or one that may recur as a new incident.
-        needs_lead = incident is None or incident.lead is None or incident.status in CLOSED
+        # without a lead, one that may recur as a new incident, or a hand-over (`handover`).
+        needs_lead = (
+            handover or incident is None or incident.lead is None or incident.status in CLOSED
+        )
         return History(
             extras=await self.books.extras(repo_id, number),
             last_led=await self.books.last_led(repo_id) if needs_lead else None,
@@ -249,11 +239,11 @@ class Router:
         commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
         self.seen(delivery, commands)
         payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
-        # Only the time is noted when nothing is run: reminders count from a person's comment.
+        # A person's comment may be an update (reminders count from it) or the lead's word.
         note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
         bare = Snapshot(payload_issue, None, LoadedConfig())
         if not commands:
-            return Turn(installation, note, bare, outcome="no commands")
+            return await plain_comment(self, installation, note, payload_issue)
         known = await self.store.load(repo_id, event.issue.number)
         is_incident = known is not None and known.managed
         run = commands[:MAX_COMMANDS]
@@ -269,7 +259,8 @@ class Router:
         comments = None
         if any(c.name == "help" for c in run):
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
-        history = await self.history(repo_id, issue.number, known)
+        handover = any(c.name == "lead" for c in run)  # `/lead decline` asks the next one
+        history = await self.history(repo_id, issue.number, known, handover=handover)
         snapshot = await self.snapshot(
             installation,
             issue,
@@ -279,6 +270,10 @@ class Router:
             gated=permitted and wanted_for_commands(known, [c.name for c in run]),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
+            # The incidents `/recurrence-of` names, read for triage and above only.
+            related=await intake_routes.read_related(
+                self, installation, repo, repo_id, run if permitted else []
+            ),
         )
         occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
         prefix = f"commands {','.join(c.name for c in run)}: "
@@ -319,6 +314,15 @@ class Router:
         self.reads.config_changed(event.repository.full_name)
         return "push: config will be read again"
 
+    async def on_alert(self, delivery: Delivery, event: Event) -> Routed:
+        """An alert group's notification (app/service/intake_routes.py)."""
+        read = await intake_routes.alert_turn(self, delivery, event)
+        if isinstance(read, str) or event.installation is None:
+            return str(read)
+        occurrence, snapshot = read
+        prefix = f"alert {occurrence.hint.action}: "
+        return Turn(event.installation.id, occurrence, snapshot, prefix=prefix)
+
     async def on_follow_up(self, delivery: Delivery, event: Event) -> Routed:
         """Finish an unfinished plan, in the incident's queue (app/service/catch_up.py)."""
         if event.repository is None or event.installation is None or event.number is None:
@@ -351,6 +355,8 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
     ("sub_issues", None): Router.ignored,
     (FOLLOW_UP_EVENT, None): Router.on_follow_up,
+    (intake_routes.ALERT_EVENT, None): Router.on_alert,
+    (TICK_EVENT, None): on_tick,
     ("push", None): Router.on_push,
 }
 

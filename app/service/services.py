@@ -18,6 +18,7 @@ from app.github.client import GitHubApp
 from app.github.config_source import ConfigCache
 from app.github.permissions import PermissionCache
 from app.github.redeliver import keep_redelivering
+from app.github.repo_installations import RepoInstallations
 from app.github.sources import GitHubReads
 from app.queue.inbox import Inbox
 from app.queue.retention import keep_pruning, kept_for
@@ -31,6 +32,7 @@ from app.service.responder import Responder
 from app.service.routes import Router
 from app.service.triage import Triage
 from app.settings import Settings
+from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.chat_threads import ChatThreads
 from app.storage.db import create_schema, make_engine, reading
@@ -73,6 +75,9 @@ class Services:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     receiving: ReceiverLoad = field(default_factory=lambda: ReceiverLoad())
     triage: Triage = field(default_factory=Triage)
+    # The alert receiver's: where the App is installed, and each alert group's incident.
+    installations: RepoInstallations | None = None
+    alert_groups: AlertGroups | None = None
 
     def notify_worker(self) -> None:
         if self.worker is not None:
@@ -134,6 +139,8 @@ async def build_services(
     extras: dict[str, Any] = {}
     background: list[asyncio.Task[None]] = []
     triage = Triage()
+    alert_groups = AlertGroups(engine)
+    installations: RepoInstallations | None = None
     private_key = settings.app_private_key()
     if settings.app_id and private_key:
         github = GitHubApp(
@@ -144,13 +151,16 @@ async def build_services(
             max_inline_wait=settings.max_inline_wait_seconds,
             on_response=metrics.github_response,
         )
+        installations = RepoInstallations(github)
         # One instance (SQLite) keeps its reads in memory; several share them in the database.
         shared = engine if engine.dialect.name == "postgresql" else None
         readlog = ReadLog(shared=shared)
         books = Bookkeeping(engine)
         configs = ConfigCache(ttl=settings.config_ttl_seconds, keeper=LastGoodConfigs(engine))
         reads = GitHubReads(github, configs, PermissionCache())
-        router = Router(reads, store, books, covered=readlog.covered, seen=seen.note)
+        router = Router(
+            reads, store, books, covered=readlog.covered, seen=seen.note, groups=alert_groups
+        )
         sender = Sender(timeout=settings.notifier_timeout_seconds, registry=metrics.registry)
         kit = ChannelKit(sender, environment_for(settings), ChatThreads(engine))
         chats = channels(settings, kit)
@@ -161,7 +171,9 @@ async def build_services(
         reminders = ReminderScheduler(
             github,
             books,
+            store,
             configs,
+            inbox,
             interval_seconds=settings.reminder_interval_seconds,
             jobs=[catch_up],
         )
@@ -215,4 +227,6 @@ async def build_services(
         background=background,
         receiving=receiving,
         triage=triage,
+        installations=installations,
+        alert_groups=alert_groups,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,26 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.lead_duty import duty_periods, last_led
-from app.domain.lifecycle import CLOSED, Severity, Status
 from app.domain.records import Extras
 from app.storage.db import claims, deliveries, incident_extras, incidents, leases, reading, utcnow
 from app.storage.lead_history import lead_history
-
-
-@dataclass(frozen=True)
-class OpenIncident:
-    """An unresolved incident as the reminder scheduler needs it."""
-
-    repo: str
-    repo_id: int
-    number: int
-    status: Status
-    severity: Severity | None
-    lead: str | None
-    declared_by: str
-    declared_at: datetime
-    installation_id: int | None
-    last_human_comment_at: datetime | None
 
 
 class Bookkeeping:
@@ -109,46 +91,6 @@ class Bookkeeping:
         """When each person last led one of this repo's incidents: the end of their latest
         lead period, so a lead who handed over keeps the credit (LEADING_NOW while leading)."""
         return last_led(duty_periods(await lead_history(self.engine, repo_id=repo_id)))
-
-    async def unresolved(self) -> list[OpenIncident]:
-        """Managed incidents not yet Resolved or Reviewed, with their last human comment."""
-        query = (
-            select(
-                incidents.c.repo,
-                incidents.c.repo_id,
-                incidents.c.number,
-                incidents.c.status,
-                incidents.c.severity,
-                incidents.c.lead,
-                incidents.c.declared_by,
-                incidents.c.declared_at,
-                incidents.c.installation_id,
-                incident_extras.c.last_human_comment_at,
-            )
-            .select_from(_with_extras(outer=True))
-            .where(
-                incidents.c.managed.is_(True),
-                incidents.c.status.not_in([s.value for s in CLOSED]),
-            )
-            .order_by(incidents.c.repo_id, incidents.c.number)
-        )
-        async with reading(self.engine) as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            OpenIncident(
-                repo=row[0],
-                repo_id=row[1],
-                number=row[2],
-                status=Status(row[3]),
-                severity=Severity(row[4]) if row[4] else None,
-                lead=row[5],
-                declared_by=row[6],
-                declared_at=row[7],
-                installation_id=row[8],
-                last_human_comment_at=row[9],
-            )
-            for row in rows
-        ]
 
     async def claim(self, key: str) -> bool:
         """True for exactly one caller across instances; the key stays claimed."""

@@ -140,7 +140,8 @@ timeline = Table(
 
 
 # What the app keeps beside each incident's record (app/storage/bookkeeping.py): the status comment,
-# the last human comment (for reminders), the retrospective issue.
+# the last update (a comment by the lead or a triage+ user: reminders count from it), the
+# retrospective issue.
 incident_extras = Table(
     "incident_extras",
     metadata,
@@ -220,6 +221,20 @@ chat_threads = Table(
     Column("channel", String(100), nullable=False),  # Slack's channel id, which chat.update needs
     Column("ts", String(64), nullable=False),  # the first message's ts: the replies' thread_ts
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# Each alert group (`groupKey`, hashed) of a repository and its incident
+# (app/storage/alert_groups.py): a group that fires again finds its incident here.
+alert_groups = Table(
+    "alert_groups",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_hash", String(64), primary_key=True),
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # the last notification's
+    Column("commented_at", UTCDateTime),  # the last comment, on the receiver's clock
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 

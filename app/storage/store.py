@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain.alerts import AlertGroup
 from app.domain.followups import FollowUps
+from app.domain.lifecycle import CLOSED
 from app.domain.records import Incident
+from app.storage.alert_groups import keep_group
 from app.storage.bookkeeping import note_human_comment, upsert_extras
-from app.storage.db import incidents, reading, timeline, utcnow
+from app.storage.db import incident_extras, incidents, reading, timeline, utcnow
 from app.storage.followups import forget_incident, save_followups
 from app.storage.rows import incident_from_rows, records
 
@@ -38,6 +41,15 @@ class Saved:
             "retro_number": self.retro_number,
             "followup_due": self.due,
         }
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """An unresolved incident as the on-call scheduler needs it (app/service/reminders.py)."""
+
+    incident: Incident
+    installation_id: int
+    last_update_at: datetime | None  # the last comment by its lead or a triage+ user
 
 
 class IncidentStore:
@@ -66,10 +78,19 @@ class IncidentStore:
         async with self.engine.begin() as conn:
             await _save(conn, incident, installation_id)
 
-    async def commit(self, saves: Iterable[Saved], *, installation_id: int | None) -> None:
-        """One delivery's outcome in one transaction: records, timelines, bookkeeping."""
+    async def commit(
+        self,
+        saves: Iterable[Saved],
+        *,
+        installation_id: int | None,
+        groups: Iterable[AlertGroup] = (),
+    ) -> None:
+        """One delivery's outcome in one transaction: records, timelines, bookkeeping, and
+        the alert group it concerns."""
         dialect = self.engine.dialect.name
         async with self.engine.begin() as conn:
+            for group in groups:
+                await conn.execute(keep_group(dialect, group))
             for saved in saves:
                 if saved.forget:
                     await forget_incident(conn, saved.repo_id, saved.number)
@@ -95,6 +116,43 @@ class IncidentStore:
         )
         async with reading(self.engine) as conn:
             return [incident_from_rows(row, ()) for row in (await conn.execute(query)).mappings()]
+
+    async def unresolved(self) -> list[Tracked]:
+        """Managed incidents not yet Resolved or Reviewed, with timelines and last update."""
+        open_ = and_(
+            incidents.c.managed.is_(True),
+            incidents.c.status.not_in([s.value for s in CLOSED]),
+            incidents.c.installation_id.is_not(None),
+        )
+        kept = and_(
+            incident_extras.c.repo_id == incidents.c.repo_id,
+            incident_extras.c.number == incidents.c.number,
+        )
+        query = (
+            select(incidents, incident_extras.c.last_human_comment_at)
+            .select_from(incidents.outerjoin(incident_extras, kept))
+            .where(open_)
+            .order_by(incidents.c.repo_id, incidents.c.number)
+        )
+        async with reading(self.engine) as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            entries: dict[int, list[Any]] = {row["id"]: [] for row in rows}
+            found = (
+                select(timeline)
+                .where(timeline.c.incident_id.in_(select(incidents.c.id).where(open_)))
+                .order_by(timeline.c.incident_id, timeline.c.position)
+            )
+            for entry in (await conn.execute(found)).mappings():
+                if entry["incident_id"] in entries:
+                    entries[entry["incident_id"]].append(entry)
+        return [
+            Tracked(
+                incident_from_rows(row, entries[row["id"]]),
+                int(row["installation_id"]),
+                row["last_human_comment_at"],
+            )
+            for row in rows
+        ]
 
 
 async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:
