@@ -21,7 +21,7 @@ from app.sandbox import routes as sandbox
 from app.service import alert_intake
 from app.service.services import build_services
 from app.settings import Settings, get_settings
-from app.web import auth, dashboard, lead_duty, metrics_endpoint, setup
+from app.web import auth, dashboard, followups, lead_duty, metrics_endpoint, setup
 from app.web.auth import session_secret
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def create_app(
     app.include_router(auth.make_router())
     app.include_router(dashboard.make_router())
     app.include_router(lead_duty.make_router())
+    app.include_router(followups.make_router())
     app.include_router(sandbox.make_router())  # only while no App is configured
     app.add_middleware(
         auth.SessionCookies,

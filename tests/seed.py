@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.domain.followups import FollowUp, FollowUps
 from app.domain.lifecycle import Severity, Status
 from app.domain.records import Incident, TimelineEntry
 from app.sandbox.github import FakeGitHub
-from app.storage.store import IncidentStore
+from app.storage.store import IncidentStore, Saved
 
 PUBLIC, PRIVATE = "octo/ops", "octo/secret"
 SECRET_TITLE = "Payment keys leaked in logs"
@@ -107,4 +108,21 @@ async def seed(store: IncidentStore, fake: FakeGitHub, now: datetime) -> list[In
     ]
     for record in records:
         await store.save(record, installation_id=fake.installation_id)
+    # Follow-ups: two open and one closed on a public incident, one open on the private one.
+    public_followups = FollowUps(
+        (
+            FollowUp(10, "open", "Alert on queue depth", now - h),
+            FollowUp(11, "closed", "Restart the workers", now - h),
+            FollowUp(12, "open", "Runbook for search", now - 2 * h),
+        ),
+        complete=True,
+    )
+    private_followups = FollowUps((FollowUp(2, "open", "Rotate the keys", now - 3 * h),), True)
+    await store.commit(
+        [
+            Saved(public.id, 1, followups=public_followups),
+            Saved(private.id, 1, followups=private_followups),
+        ],
+        installation_id=fake.installation_id,
+    )
     return records

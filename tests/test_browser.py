@@ -132,6 +132,9 @@ def test_dashboard_renders_in_chromium(browser: str, dashboard_url: str, tmp_pat
         "--window-size=1280,1000",
         f"{dashboard_url}/incidents/{PUBLIC}/4",
     )
+    followups = chromium(browser, tmp_path / "p7", "--dump-dom", f"{dashboard_url}/followups")
+    assert followups.index("Runbook for search") < followups.index("Alert on queue depth")
+    assert "Restart the workers" not in followups and "Rotate the keys" not in followups
     leads = chromium(browser, tmp_path / "p5", "--dump-dom", f"{dashboard_url}/leads?days=365")
     assert "Lead duty, last 365 days" in leads and "<svg" in leads and "<td>carol</td>" in leads
     chromium(
@@ -155,6 +158,8 @@ def test_signed_out_browser_never_sees_a_private_incident(
             "/chart.svg",
             "/leads",
             "/api/leads",
+            "/followups",
+            "/api/followups",
         ]
     ):
         dom = chromium(browser, tmp_path / f"q{n}", "--dump-dom", dashboard_url + path)
@@ -204,6 +209,7 @@ def test_pages_fit_a_phone_wide_screen(browser: str, settings_for, tmp_path: Pat
         f"/incidents/{PUBLIC}/99",
         "/nowhere",
         "/leads?days=365",
+        "/followups",
     ]
     page = MEASURE % (json.dumps(paths), PHONE)
     app.add_api_route("/__measure", lambda: HTMLResponse(page), include_in_schema=False)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from app.domain.config_file import parse_config
-from app.domain.issue_form import form_answers, labels_from_form
+from app.domain.issue_form import SECURITY_HEADING, form_answers, labels_from_form
 from app.domain.labels import DEFAULT_LABELS
 from tests.conftest import Harness
 
@@ -48,6 +48,9 @@ def test_template_matches_the_parser() -> None:
     assert [o[:1] for o in options] == ["1", "2", "3"]
     assert fields["stable"]["attributes"]["label"].casefold() == "is it still disrupting service?"
     assert fields["severity"]["attributes"]["label"].casefold() == "severity"
+    security = fields["security"]["attributes"]
+    assert security["label"].casefold() == SECURITY_HEADING
+    assert [o.casefold().startswith("yes") for o in security["options"]] == [False, True]
 
 
 # Each shipped form with the config it ships with: the default form needs no config.

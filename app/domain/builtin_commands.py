@@ -13,6 +13,7 @@ from app.domain.lifecycle import Severity, Status, legal_moves
 from app.domain.plan import Effect, OpenIssue, opened
 from app.domain.records import EntryKind, Incident, TimelineEntry
 from app.domain.reports import credit_report
+from app.domain.security import is_security_report, pointer
 from app.domain.status_comment import MOVE_COMMANDS
 from app.domain.transitions import (
     MoveKind,
@@ -56,6 +57,8 @@ def help_command(cmd: Command, ctx: CommandContext) -> Decision:
     needs_incident=False,
 )
 def incident_command(cmd: Command, ctx: CommandContext) -> Decision:
+    if is_security_report(ctx.issue, ctx.scheme):
+        return Decision(ctx.incident, (reply(ctx, cmd, pointer(ctx.issue.repo)),))
     words = cmd.args.lower().split()
     severity: Severity | None = None
     stable = False

@@ -116,6 +116,8 @@ class Labels(Strict):
     critical: str = DEFAULT_LABELS.critical
     stabilization: str = DEFAULT_LABELS.stabilization
     reported: str = DEFAULT_LABELS.reported
+    follow_up: str = Field(DEFAULT_LABELS.follow_up, alias="follow-up")
+    security: str = DEFAULT_LABELS.security
     sev1: str = DEFAULT_LABELS.severities[Severity.CRITICAL]
     sev2: str = DEFAULT_LABELS.severities[Severity.MAJOR]
     sev3: str = DEFAULT_LABELS.severities[Severity.MINOR]
@@ -174,6 +176,8 @@ class Labels(Strict):
             stabilization=self.stabilization,
             priorities=self.priorities,
             reported=self.reported,
+            follow_up=self.follow_up,
+            security=self.security,
             statuses={
                 Status.STABILIZATION_PENDING: self.stabilization_pending,
                 Status.STABILIZED: self.stabilized,
@@ -193,6 +197,23 @@ class Retrospective(Strict):
     severities: tuple[Severity, ...] = (Severity.CRITICAL, Severity.MAJOR)
 
 
+# A repository's full name as GitHub allows it: a login, a slash, letters, digits, `.`, `-`, `_`.
+_REPO_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+
+
+class Security(Strict):
+    """Security reports: where the incident is opened instead of in public (none: nowhere)."""
+
+    private_repo: str | None = None
+
+    @field_validator("private_repo")
+    @classmethod
+    def _private_repo(cls, value: str | None) -> str | None:
+        if value is not None and not _REPO_NAME.match(value.strip()):
+            raise ValueError("a repository as OWNER/NAME, e.g. octo/ops-private")
+        return value.strip() if value is not None else None
+
+
 class RepoConfig(Strict):
     """The policy a repo chose: the one config value every decision is made from."""
 
@@ -203,6 +224,7 @@ class RepoConfig(Strict):
     retrospective: Retrospective = Retrospective()
     chat: Chat = Chat()
     alerts: AlertsConfig = AlertsConfig()
+    security: Security = Security()
 
     @field_validator("recurrence_window", mode="before")
     @classmethod

@@ -17,11 +17,21 @@ from app.domain.escalation import acknowledge, leads
 from app.domain.facts import Decision, Hint, Issue, Related
 from app.domain.followup import History, choose_lead, config_report, only_reverted, open_retro
 from app.domain.followup import status_comment as keep_status
+from app.domain.followups import (
+    FollowUp,
+    FollowUps,
+    after_retro,
+    is_follow_up,
+    known_follow_ups,
+    link_by_hand,
+)
 from app.domain.gates import Gates
 from app.domain.issue_form import labels_from_form
 from app.domain.plan import AddLabels, Effect, Effects, OpenIssue, PostComment
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed
+from app.domain.security import applies as security_report
+from app.domain.security import keep_private
 from app.domain.timers import on_tick
 from app.domain.work import hold_work, link_stabilization_issue
 
@@ -35,6 +45,7 @@ class Kind(StrEnum):
     SUB_ISSUE = "sub-issue"  # a sub-issue was linked
     RETRO_CLOSED = "retro-closed"  # a retrospective was closed as completed
     WORK = "work"  # a label changed on an incident's sub-issue: stabilization work holds
+    FOLLOW_UP_CHANGED = "follow-up-changed"  # a follow-up closed or reopened: the list shows it
     CATCH_UP = "catch-up"  # a plan that did not finish, decided again from the state
     ALERT = "alert"  # an alert group's notification (app/domain/alerts.py)
     TICK = "tick"  # time passed: an acknowledgement overdue, a reminder owed (app/domain/timers.py)
@@ -51,6 +62,7 @@ class Occurrence:
     human_comment_at: datetime | None = None  # a person's comment: perhaps an update (below)
     child: Issue | None = None  # the sub-issue linked
     retro_number: int | None = None  # the retrospective closed
+    retro_body: str = ""  # its body as it was closed: the action items
     alert: AlertNotice | None = None  # the alert notification
 
 
@@ -72,6 +84,11 @@ class Snapshot:
     group: AlertGroup | None = None  # the alert group and its incident (alerts)
     # Other issues the commands name, by number (`/recurrence-of #N`: #N's issue and record).
     related: Mapping[int, Related] = field(default_factory=dict)
+    # The incident's sub-issues, read only once it has follow-ups (followups.needs_sub_issues).
+    sub_issues: tuple[Issue, ...] | None = None
+    # A security report's private incident: opened already (True), not yet (False), or its
+    # repository could not be read (None); read only for a security report (security.py).
+    private_copy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,8 @@ class Plan:
     outcome: str = ""  # when there is nothing to do: why
     others: tuple[Incident, ...] = ()  # other incidents' records changed with this one
     alert_group: AlertGroup | None = None  # what to keep of the alert group
+    followups: FollowUps | None = None  # the incident's follow-ups as now known (the dashboard)
+    forget: bool = False  # a security report: no public record is kept of it
 
 
 def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
@@ -109,6 +128,8 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
     group: AlertGroup | None = None
     match event.kind:
         case Kind.ISSUE:
+            if security_report(issue, before, config.scheme):
+                return _keep_private(event, snapshot)
             if before is None and hint.declarer_permitted:
                 # An issue-form incident: its severity and status answers become labels.
                 wanted = labels_from_form(issue.body, list(issue.labels), config.scheme)
@@ -138,10 +159,16 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
             decision = run_commands(list(event.commands), ctx)
         case Kind.SUB_ISSUE:
             assert before is not None and event.child is not None
-            decision = link_stabilization_issue(hint, before, event.child, config)
+            if is_follow_up(event.child, config.scheme):
+                decision = link_by_hand(hint, before, event.child, config.scheme)
+            else:
+                decision = link_stabilization_issue(hint, before, event.child, config)
         case Kind.RETRO_CLOSED:
             assert before is not None and event.retro_number is not None
             decision = retro_completed(hint, issue, before, config, event.retro_number)
+            decision = after_retro(
+                hint, decision, event.retro_body, event.retro_number, config.scheme
+            )
         case Kind.WORK:
             # Only the sub-issue's labels change: no record of it, none saved for the parent.
             effects = hold_work(hint, issue, before, config)
@@ -165,7 +192,7 @@ def decide(event: Occurrence, snapshot: Snapshot) -> Plan:
                 at=hint.at,
                 bot=snapshot.history.bot,
             )
-        case Kind.STATUS_EDITED | Kind.CATCH_UP:
+        case Kind.STATUS_EDITED | Kind.CATCH_UP | Kind.FOLLOW_UP_CHANGED:
             decision = Decision(before)
     if event.kind in (Kind.ISSUE, Kind.COMMENT) and decision.incident is not None:
         # Anything the lead does on their incident acknowledges it.
@@ -190,8 +217,33 @@ def _update_at(event: Occurrence, snapshot: Snapshot) -> datetime | None:
     return None
 
 
+def _keep_private(event: Occurrence, snapshot: Snapshot) -> Plan:
+    """A security report: no public record (a record already there goes), no notice: chat and
+    metrics hear nothing of it, nor of its private incident."""
+    before = snapshot.incident
+    decision = keep_private(
+        event.hint,
+        snapshot.issue,
+        before,
+        snapshot.loaded.config,
+        copied=snapshot.private_copy,
+        status_comment_id=snapshot.history.extras.status_comment_id,
+    )
+    plan = _follow(event, snapshot, decision)
+    return replace(plan, notices=(), forget=before is not None)
+
+
 def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
     """What follows the core's decision: the lead, the retrospective, the status comment."""
+    scheme = snapshot.loaded.config.scheme
+    known = known_follow_ups(snapshot.sub_issues, decision.plan, scheme, event.hint.at)
+    plan = _what_follows(event, snapshot, decision, known.items if known else ())
+    return replace(plan, followups=known)
+
+
+def _what_follows(
+    event: Occurrence, snapshot: Snapshot, decision: Decision, listed: tuple[FollowUp, ...]
+) -> Plan:
     config, history = snapshot.loaded.config, snapshot.history
     before, after = snapshot.incident, decision.incident
     effects: list[Effect] = []
@@ -217,12 +269,13 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
         effects.append(keep_status(new, config, fresh, on=effect.key))
         notices.append(Notice(None, new, opened=effect.key, chat=heard(config.chat, None, new)))
     catching_up = event.kind is Kind.CATCH_UP
-    forced = event.kind is Kind.STATUS_EDITED or catching_up
-    if after is None or (after == before and not forced):
+    rebuilt = event.kind in (Kind.STATUS_EDITED, Kind.FOLLOW_UP_CHANGED)
+    if after is None or (after == before and not (rebuilt or catching_up)):
         return Plan(before, after, tuple(effects), tuple(notices))
-    if event.kind is Kind.STATUS_EDITED:
+    if rebuilt:
+        retro_known = history.extras.retro_number
         effects.append(
-            keep_status(after, config, history, retro_number=history.extras.retro_number)
+            keep_status(after, config, history, retro_number=retro_known, followups=listed)
         )
         return Plan(before, after, tuple(effects))
     after, assign = choose_lead(after, config, history)
@@ -235,12 +288,13 @@ def _follow(event: Occurrence, snapshot: Snapshot, decision: Decision) -> Plan:
         history,
         asked=decision.retro,
         at=event.hint.at,
+        followups=listed,
     )
     effects += retro
     if not only_reverted(before, after):
         # A reverted move changes only the timeline, and the revert's own comment says so:
         # the line appears at the next edit, which spares a correction one call.
-        effects.append(keep_status(after, config, history, retro_number=number))
+        effects.append(keep_status(after, config, history, retro_number=number, followups=listed))
     if not catching_up:
         notices.append(Notice(before, after, chat=heard(config.chat, before, after)))
     report = config_report(snapshot.loaded, after.repo_id)

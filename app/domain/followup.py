@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from app.domain.commands import REGISTRY
 from app.domain.config import LoadedConfig, RepoConfig, format_errors
+from app.domain.followups import FollowUp, render
 from app.domain.leads import pick_lead
 from app.domain.lifecycle import Status
 from app.domain.plan import (
@@ -75,6 +76,7 @@ def open_retro(
     *,
     asked: bool,
     at: datetime,
+    followups: Sequence[FollowUp] = (),
 ) -> tuple[Incident, tuple[Effect, ...], int | str | None]:
     """The retrospective, once: on reaching Resolved at a listed severity, or when asked.
 
@@ -84,7 +86,7 @@ def open_retro(
     wanted = after.managed and (asked or wants_retro(before, after, config))
     if known is not None or not wanted:
         return after, (), known
-    effect = replace(retrospective_issue(after), look_first=True)
+    effect = replace(retrospective_issue(after, render(tuple(followups))), look_first=True)
     entry = TimelineEntry(
         at, history.bot, EntryKind.RETRO, f"Retrospective {opened(effect.key)} opened"
     )
@@ -108,12 +110,14 @@ def status_comment(
     *,
     retro_number: int | str | None = None,
     on: str | None = None,
+    followups: Sequence[FollowUp] = (),
 ) -> KeepStatusComment:
     text = render_status(
         incident,
         config.scheme,
         commands=commands_for_moves(REGISTRY),
         retro_number=retro_number,
+        followups=render(tuple(followups)),
     )
     comment_id = history.extras.status_comment_id if on is None else None
     return KeepStatusComment(text, comment_id, on=on)

@@ -1,4 +1,4 @@
-"""The lead, notes and retrospective commands: /lead, /timeline, /retro."""
+"""The lead, notes, retrospective and follow-up commands: /lead, /timeline, /retro, /followup."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from app.domain.command_flow import managed, reply
 from app.domain.commands import Command, CommandContext, command
 from app.domain.escalation import hand_over, leads
 from app.domain.facts import Decision
+from app.domain.followups import KEY_PREFIX, clean_title, open_follow_up
 from app.domain.plan import Assign
 from app.domain.records import EntryKind, TimelineEntry
 
@@ -92,3 +93,26 @@ def retro_command(cmd: Command, ctx: CommandContext) -> Decision:
     incident = managed(ctx)
     entry = TimelineEntry(ctx.hint.at, ctx.hint.actor, EntryKind.RETRO, "Retrospective requested")
     return Decision(incident.noted(entry), (), retro=True)
+
+
+@command(
+    "followup",
+    usage="/followup TITLE",
+    summary="open a follow-up issue as a sub-issue of the incident (never critical)",
+    aliases=("follow-up",),
+)
+def followup_command(cmd: Command, ctx: CommandContext) -> Decision:
+    incident = managed(ctx)
+    title = clean_title(cmd.args)
+    if not title:
+        text = "usage: `/followup TITLE`, e.g. `/followup Alert on queue depth`"
+        return Decision(incident, (reply(ctx, cmd, text),))
+    noted, effect = open_follow_up(
+        incident,
+        title,
+        key=KEY_PREFIX + ctx.ref(cmd),
+        hint=ctx.hint,
+        scheme=ctx.scheme,
+        why="opened with `/followup`.",
+    )
+    return Decision(noted, (effect,))

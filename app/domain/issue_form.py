@@ -7,6 +7,7 @@ from app.domain.lifecycle import Severity, Status
 
 SEVERITY_HEADING = "severity"
 STABLE_HEADING = "is it still disrupting service?"
+SECURITY_HEADING = "is this a security vulnerability?"
 
 
 def form_answers(body: str | None) -> dict[str, str]:
@@ -43,3 +44,8 @@ def labels_from_form(body: str | None, labels: list[str], scheme: LabelScheme) -
     if stable.casefold().startswith("no") and not scheme.statuses_in(labels):
         wanted.append(scheme.status_label(Status.STABILIZED))
     return wanted
+
+
+def marks_security(body: str | None) -> bool:
+    """The form's answer says it is a security vulnerability (app/domain/security.py)."""
+    return form_answers(body).get(SECURITY_HEADING, "").casefold().startswith("yes")

@@ -35,6 +35,10 @@ class LabelScheme:
     stabilization: str = "incident:stabilization"
     # An outsider's incident report, waiting for a maintainer to declare it with `/incident N`.
     reported: str = "incident:reported"
+    # Work that prevents a recurrence, tracked as a sub-issue of the incident; never critical.
+    follow_up: str = "incident:follow-up"
+    # A security report: never recorded in public (app/domain/security.py).
+    security: str = "security"
     statuses: dict[Status, str] = field(default_factory=_default_status_names)
     severities: dict[Severity, str] = field(default_factory=_default_severity_names)
     # The repo's priority labels (`labels.priorities`): an issue keeps one of them.
@@ -77,6 +81,8 @@ class LabelScheme:
             LabelSpec(self.critical, "b60205", "Must be addressed ASAP"),
             LabelSpec(self.stabilization, "fbca04", "Work to stabilize an incident"),
             LabelSpec(self.reported, "f9d0c4", "Reported as an incident; a maintainer confirms it"),
+            LabelSpec(self.follow_up, "c5def5", "Follow-up work from an incident or its review"),
+            LabelSpec(self.security, "ee0701", "A security report: kept out of the public record"),
         ]
         severity_colours = {Severity.CRITICAL: "b60205", Severity.MAJOR: "d93f0b"}
         for severity, name in self.severities.items():

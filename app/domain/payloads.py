@@ -13,6 +13,8 @@ from app.domain.plan import marker_pattern
 
 # The hidden marker in a retrospective's body (app/domain/retrospectives.py) names its incident.
 RETRO_MARKER = marker_pattern(r"retro:(\d{1,9})")
+# ... and a follow-up's body its incident (app/domain/followups.py, parent_marker).
+FOLLOW_UP_MARKER = marker_pattern(r"follow-up-of:(\d{1,9})")
 
 # Events the worker acts on; anything else is answered and not stored.
 HANDLED_EVENTS = frozenset(
@@ -153,7 +155,9 @@ class Event(Lenient):
         issue = self.incident_issue()
         if issue is None or self.repository is None:
             return None
-        # A retrospective's deliveries queue behind its incident's: closing it changes both.
-        retro_of = RETRO_MARKER.search(issue.body or "")
-        number = int(retro_of.group(1)) if retro_of else issue.number
+        # A retrospective's or follow-up's deliveries queue behind its incident's: closing
+        # either changes the incident too.
+        body = issue.body or ""
+        parent = RETRO_MARKER.search(body) or FOLLOW_UP_MARKER.search(body)
+        number = int(parent.group(1)) if parent else issue.number
         return f"{self.repository.id}#{number}"

@@ -61,7 +61,7 @@ class SetIssueState:
 
 @dataclass(frozen=True)
 class OpenIssue:
-    """Open an issue in the same repository, once (its body carries the key's marker).
+    """Open an issue in the same repository (or `repo`), once (its body carries the key's marker).
 
     Later effects and timeline entries name it with `opened(key)`, which the shell
     replaces with `#NUMBER` once GitHub has given it one.
@@ -77,6 +77,9 @@ class OpenIssue:
     # Look for its marker before every creation, not only on retries: for issues whose record
     # the database may have lost (a retrospective), found again by the marker in their body.
     look_first: bool = False
+    # Another repository of the installation (a security report's private incident): effects
+    # `on` this key go there too. Never with `sub_issue_of`: it is not work of this issue.
+    repo: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class EntryKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # the lead confirmed they lead (app/domain/escalation.py)
     ESCALATION = "escalation"  # a lead's time to acknowledge ran out and no one else was free
     SNOOZED = "snoozed"  # reminders held until `to_value` (an ISO time)
+    FOLLOW_UP = "follow-up"
 
 
 @dataclass(frozen=True)

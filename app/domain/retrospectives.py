@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from app.domain.config import RepoConfig
 from app.domain.durations import format_duration
 from app.domain.facts import Decision, Hint, Issue
+from app.domain.followups import HEADING as FOLLOW_UPS
+from app.domain.followups import MAX_FROM_RETRO, PLACEHOLDER
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import SEVERITY_MEANINGS, Status
 from app.domain.plan import AddLabels, Effect, OpenIssue, PostComment, RemoveLabel
@@ -19,8 +22,12 @@ def retro_key(incident: Incident) -> str:
     return f"retro:{incident.number}"
 
 
-def retrospective_issue(incident: Incident) -> OpenIssue:
-    """The retrospective, filled in with whatever the record already knows."""
+def retrospective_issue(incident: Incident, followups: Sequence[str] = ()) -> OpenIssue:
+    """The retrospective, filled in with whatever the record already knows.
+
+    `followups`: the incident's follow-ups so far (app/domain/followups.py renders them).
+    """
+    opened_so_far = ["Opened so far:", "", *followups, ""] if followups else []
     severity = (
         f"{int(incident.severity)} ({SEVERITY_MEANINGS[incident.severity]})"
         if incident.severity
@@ -69,11 +76,15 @@ def retrospective_issue(incident: Incident) -> OpenIssue:
             "",
             *[f"{n}. Why?" for n in range(1, 6)],
             "",
-            "## Follow-ups",
+            f"## {FOLLOW_UPS}",
             "",
-            "_One issue per action, linked here; mark the ones that prevent a recurrence._",
+            "_One line per action, `- [ ] what to do`; mark the ones that prevent a "
+            "recurrence. When this issue is closed as completed, each unchecked item becomes "
+            f"a follow-up issue (at most {MAX_FROM_RETRO}); `/followup TITLE` on the incident "
+            "opens one now._",
             "",
-            "- [ ] _a follow-up issue_",
+            *opened_so_far,
+            f"- [ ] {PLACEHOLDER}",
         ]
     )
     title = f"Retrospective: {incident.title or 'incident'} (#{incident.number})"

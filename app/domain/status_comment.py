@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from app.domain.durations import format_duration, format_time
@@ -34,8 +34,12 @@ def render_status(
     *,
     commands: Mapping[Status, str],
     retro_number: int | str | None = None,
+    followups: Sequence[str] = (),
 ) -> str:
-    """The whole status comment; the same record always gives the same text."""
+    """The whole status comment; the same record always gives the same text.
+
+    `followups`: the follow-up lines (app/domain/followups.py), by number and state.
+    """
     lines = [f"### Incident status: {incident.status.display}", ""]
     if not incident.managed:
         lines += [
@@ -64,6 +68,8 @@ def render_status(
     lines += ["| | |", "|---|---|"] + [f"| **{k}** | {v} |" for k, v in rows] + [""]
     if moves := _next_moves(incident, scheme, commands, retro_number):
         lines += [*moves, ""]
+    if followups:
+        lines += ["#### Follow-ups", "", *followups, ""]
     lines += ["#### Timeline", "", *render_timeline(incident.timeline), ""]
     lines.append(
         "<sub>Kept up to date by Incident Flow from its record of the incident: edits to this "

@@ -26,12 +26,14 @@ from app.github.client import Client, GitHubRefused
 
 @dataclass
 class Applied:
-    """What applying a plan did: a short log, the issues it opened by key, and the status
-    comment kept on each issue (by issue number)."""
+    """What applying a plan did: a short log, the issues it opened by key (with the repository
+    and its id of those opened in another one), and the status comment kept on each issue
+    (by repository and number)."""
 
     log: list[str] = field(default_factory=list)
     opened: dict[str, dict[str, Any]] = field(default_factory=dict)
-    status_comments: dict[int, int] = field(default_factory=dict)
+    elsewhere: dict[str, tuple[str, int]] = field(default_factory=dict)
+    status_comments: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
         """Replace `opened(key)` placeholders with the numbers GitHub gave those issues."""
@@ -42,6 +44,12 @@ class Applied:
 
     def number(self, key: str) -> int:
         return int(self.opened[key]["number"])
+
+    def target(self, on: str | None, repo: str, number: int) -> tuple[str, int]:
+        """Where an effect applies: the plan's issue, or the issue opened with key `on`."""
+        if on is None:
+            return repo, number
+        return self.elsewhere.get(on, (repo, 0))[0], self.number(on)
 
 
 async def apply_plan(
@@ -96,9 +104,14 @@ async def apply_plan(
                 done.log.append(_on(target, number) + state)
             case OpenIssue():
                 look = retrying or effect.look_first
-                issue = await _open_issue(client, repo, effect, retrying=look)
+                where = effect.repo or repo
+                issue = await _open_issue(client, where, done.fill(effect.body), effect, look)
                 done.opened[effect.key] = issue
-                done.log.append(f"opened:#{issue['number']}")
+                if effect.repo is not None:
+                    # Its record needs the repository's id, which an issue does not carry.
+                    found = await client.request("GET", f"/repos/{effect.repo}")
+                    done.elsewhere[effect.key] = (effect.repo, int(found["id"]))
+                done.log.append(f"opened:{'' if where == repo else where}#{issue['number']}")
             case LabelOpenSubIssues(having, add, remove):
                 for child in await client.list_sub_issues(repo, number):
                     present = [str(label["name"]) for label in child.get("labels") or []]
@@ -110,13 +123,13 @@ async def apply_plan(
             case AddSubIssueLabels(child_number, names, remove):
                 await _relabel(client, repo, child_number, names, remove, done)
             case Assign(add, remove, on):
-                target = number if on is None else done.number(on)
-                await client.change_assignees(repo, target, add=list(add), remove=list(remove))
+                where, target = done.target(on, repo, number)
+                await client.change_assignees(where, target, add=list(add), remove=list(remove))
                 done.log.append("assign:" + ",".join([*add, *(f"-{r}" for r in remove)]))
             case KeepStatusComment(text, comment_id, on, on_number):
-                target = (on_number or number) if on is None else done.number(on)
-                kept = await _keep_status(client, repo, target, done.fill(text), comment_id)
-                done.status_comments[target] = kept
+                where, target = done.target(on, repo, on_number or number)
+                kept = await _keep_status(client, where, target, done.fill(text), comment_id)
+                done.status_comments[(where, target)] = kept
                 done.log.append(_on(target, number) + "status")
     return done
 
@@ -163,7 +176,7 @@ async def _keep_status(
 
 
 async def _open_issue(
-    client: Client, repo: str, effect: OpenIssue, *, retrying: bool
+    client: Client, repo: str, body: str, effect: OpenIssue, retrying: bool
 ) -> dict[str, Any]:
     """Open the issue once: on a retry, find the one an earlier attempt opened."""
     issue = None
@@ -174,7 +187,7 @@ async def _open_issue(
     if issue is None:
         fields: dict[str, Any] = {
             "title": effect.title,
-            "body": f"{effect.body}\n\n{marker(effect.key)}",
+            "body": f"{body}\n\n{marker(effect.key)}",
             "labels": list(effect.labels),
         }
         if effect.assignees:

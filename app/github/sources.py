@@ -10,7 +10,7 @@ from app.domain.command_flow import HELP_EVERY
 from app.domain.config import DEFAULT_CONFIG, LoadedConfig, RepoConfig
 from app.domain.facts import Hint, Issue
 from app.domain.payloads import Event, User
-from app.github.client import Client, GitHubApp
+from app.github.client import Client, GitHubApp, GitHubRefused
 from app.github.config_source import ConfigSource
 from app.github.permissions import PermissionCache
 
@@ -30,6 +30,7 @@ class Reads(Protocol):
     async def sub_issues(
         self, installation_id: int, repo: str, number: int
     ) -> list[dict[str, Any]]: ...
+    async def opened_before(self, installation_id: int, repo: str, key: str) -> bool | None: ...
     async def bot(self) -> str: ...
     def config_changed(self, repo: str) -> None: ...
 
@@ -93,6 +94,16 @@ class GitHubReads:
         """The issue's sub-issues (GitHub allows 100 a parent: one page, one call)."""
         return await self.client(installation_id).list_sub_issues(repo, number)
 
+    async def opened_before(self, installation_id: int, repo: str, key: str) -> bool | None:
+        """Whether the app opened the issue with this key in `repo` (another repository of
+        the installation); None when the App cannot read that repository."""
+        try:
+            return await self.client(installation_id).find_issue(repo, key) is not None
+        except GitHubRefused as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+
     async def bot(self) -> str:
         return await self.github.bot_login()
 
@@ -134,6 +145,9 @@ class PayloadReads:
         self, installation_id: int, repo: str, number: int
     ) -> list[dict[str, Any]]:
         return []  # a dry run holds nothing back: it cannot see the sub-issues
+
+    async def opened_before(self, installation_id: int, repo: str, key: str) -> bool | None:
+        return False
 
     async def bot(self) -> str:
         return "incident-flow[bot]"

@@ -20,15 +20,25 @@ Read = tuple[datetime | None, datetime | None]  # the issue's updated_at, and wh
 
 
 async def gates_of(
-    reads: Reads, installation: int, incident: Issue, scheme: LabelScheme, history: History
+    reads: Reads,
+    installation: int,
+    incident: Issue,
+    scheme: LabelScheme,
+    history: History,
+    listed: tuple[Issue, ...] | None = None,
 ) -> Gates:
     """The incident's open stabilization sub-issues and whether its retrospective is open:
-    one list of sub-issues, plus a read of the retrospective only if it was unlinked by hand."""
+    one list of sub-issues (none when `listed` already), plus a read of the retrospective
+    only if it was unlinked by hand."""
     repo, repo_id, retro = incident.repo, incident.repo_id, history.extras.retro_number
-    children = [
-        issue_from_api(repo, repo_id, data)
-        for data in await reads.sub_issues(installation, repo, incident.number)
-    ]
+    children = (
+        list(listed)
+        if listed is not None
+        else [
+            issue_from_api(repo, repo_id, data)
+            for data in await reads.sub_issues(installation, repo, incident.number)
+        ]
+    )
     if retro is not None and all(child.number != retro for child in children):
         try:
             data, _ = await reads.issue(installation, repo, retro)

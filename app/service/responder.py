@@ -14,6 +14,7 @@ from app.domain import (  # noqa: F401  (register the commands)
     recurrence_commands,
 )
 from app.domain.decision import Plan, decide
+from app.domain.followups import FollowUps
 from app.domain.payloads import Event, read_event
 from app.domain.plan import Effect, OpenIssue, PostComment
 from app.domain.records import Incident
@@ -114,30 +115,34 @@ class Responder:
     def _saves(self, turn: Turn, plan: Plan, applied: Applied) -> list[Saved]:
         issue = turn.issue
         saves: list[Saved] = []
+        if plan.forget:
+            saves.append(Saved(issue.repo_id, issue.number, forget=True))
         for effect in plan.effects:
             if isinstance(effect, OpenIssue) and effect.record is not None:
-                new = _filled(effect.record, applied, applied.number(effect.key))
-                comment = applied.status_comments.get(new.number)
+                new = _filled(effect.record, applied, applied.number(effect.key), effect.key)
+                comment = applied.status_comments.get((new.repo, new.number))
                 saves.append(Saved(new.repo_id, new.number, new, status_comment_id=comment))
         for other in plan.others:
             # Another incident the plan changed (`/recurrence-of`), with its status comment.
-            comment = applied.status_comments.get(other.number)
+            comment = applied.status_comments.get((other.repo, other.number))
             filled = _filled(other, applied)
             saves.append(Saved(other.repo_id, other.number, filled, status_comment_id=comment))
+        known = _numbered(plan.followups, applied)
         record = plan.record
         changed = record is not None and (record != plan.before or bool(plan.effects))
         keys = [key for e in plan.effects if (key := _is_retro(e, issue.number))]
         retro = applied.number(keys[0]) if keys else None
-        if changed or plan.human_comment_at is not None:
+        if changed or plan.human_comment_at is not None or known is not None:
             saves.append(
                 Saved(
                     issue.repo_id,
                     issue.number,
                     _filled(record, applied) if changed and record is not None else None,
-                    status_comment_id=applied.status_comments.get(issue.number),
+                    status_comment_id=applied.status_comments.get((issue.repo, issue.number)),
                     retro_number=retro,
                     human_comment_at=plan.human_comment_at,
                     due=False if changed else None,
+                    followups=known,
                 )
             )
         return saves
@@ -166,11 +171,30 @@ def _is_retro(effect: Effect, number: int) -> str | None:
     return None
 
 
-def _filled(incident: Incident, applied: Applied, number: int | None = None) -> Incident:
-    """The record with the numbers of the issues the plan opened in its timeline."""
+def _filled(
+    incident: Incident, applied: Applied, number: int | None = None, key: str | None = None
+) -> Incident:
+    """The record with the numbers of the issues the plan opened in its timeline; `number`
+    (and the repository's id, when `key` opened it in another) of an issue it opened."""
     if not applied.opened and number is None:
         return incident
     timeline = tuple(replace(e, detail=applied.fill(e.detail)) for e in incident.timeline)
+    repo_id = applied.elsewhere[key][1] if key in applied.elsewhere else incident.repo_id
     return replace(
-        incident, timeline=timeline, number=incident.number if number is None else number
+        incident,
+        timeline=timeline,
+        number=incident.number if number is None else number,
+        repo_id=repo_id,
     )
+
+
+def _numbered(known: FollowUps | None, applied: Applied) -> FollowUps | None:
+    """The follow-ups with the numbers GitHub gave those the plan opened."""
+    if known is None:
+        return None
+    items = tuple(
+        item if item.key is None else replace(item, number=applied.number(item.key))
+        for item in known.items
+        if item.number is not None or item.key in applied.opened
+    )
+    return replace(known, items=items)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from app.domain.command_flow import MAX_COMMANDS, help_given_at
 from app.domain.commands import REGISTRY, Command, parse_commands
@@ -29,6 +30,13 @@ from app.github.sources import (
 )
 from app.queue.inbox import Delivery
 from app.service import intake_routes
+from app.service.follow_through import (
+    follow_up_changed,
+    follow_up_parent,
+    may_be_security_report,
+    private_copy,
+    sub_issues,
+)
 from app.service.gate_reads import gates_of, work_snapshot
 from app.service.oncall_routes import TICK_EVENT, on_tick, plain_comment
 from app.service.turns import Routed, Turn
@@ -86,6 +94,32 @@ class Router:
             bot=await self.reads.bot(),
         )
 
+    async def snapshot(
+        self,
+        installation: int,
+        issue: Issue,
+        incident: Incident | None,
+        loaded: LoadedConfig,
+        history: History | None = None,
+        *,
+        gated: bool = False,
+        always: bool = False,
+        **more: Any,
+    ) -> Snapshot:
+        """The state to decide from: the record's history; its sub-issues once it has
+        follow-ups, or `always` (app/service/follow_through.py); and, `gated`, what may hold
+        a move (app/service/gate_reads.py). The sub-issues are listed once for both."""
+        if history is None:
+            history = await self.history(issue.repo_id, issue.number, incident)
+        listed = await sub_issues(
+            self.reads, installation, issue.repo, issue.repo_id, incident, always=always
+        )
+        gates = None
+        if gated:
+            scheme = loaded.config.scheme
+            gates = await gates_of(self.reads, installation, issue, scheme, history, listed)
+        return Snapshot(issue, incident, loaded, history, gates=gates, sub_issues=listed, **more)
+
     async def on_issue(self, delivery: Delivery, event: Event) -> Routed:
         if event.issue is None or event.repository is None or event.installation is None:
             return "ignored: incomplete payload"
@@ -96,7 +130,8 @@ class Router:
             return "echo"
         key = event.issue_key() or ""
         sidebar = event.action in SIDEBAR_ACTIONS
-        if sidebar and await self.covered(key, event.issue.updated_at):
+        parent = follow_up_parent(event)  # a follow-up's key is its incident's: never covered
+        if sidebar and parent is None and await self.covered(key, event.issue.updated_at):
             # The other half of a sidebar change already read and acted on: no call needed.
             return "covered by an earlier read"
         installation, repo, repo_id = event.installation.id, *_repo(event)
@@ -112,19 +147,25 @@ class Router:
                     return work
                 (snapshot, read), occurrence = work, Occurrence(Kind.WORK, hint)
                 return Turn(installation, occurrence, snapshot, prefix="sub-issue: ", read=read)
-            # Saves a read of every ordinary issue: `incident` added later is a delivery too.
-            return "not an incident"
+            if parent is not None:
+                made = await follow_up_changed(self, delivery, event, parent)
+                outcome = f"follow-up {event.action}: #{parent}'s status comment rebuilt"
+                return made if isinstance(made, str) else Turn(installation, *made, outcome=outcome)
+            if not may_be_security_report(event, scheme):
+                # Saves a read of every ordinary issue: `incident` added later is a delivery too.
+                return "not an incident"
         data, read_at = await self.reads.issue(installation, repo, event.issue.number)
         if incident is None and labelled(data, scheme.incident):
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
         history = await self.history(repo_id, issue.number, incident)
-        gates = None
-        if wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number):
-            # A move toward Resolved or Reviewed: what may hold it, in one call.
-            gates = await gates_of(self.reads, installation, issue, scheme, history)
-        snapshot = Snapshot(issue, incident, loaded, history, gates=gates)
+        # A move toward Resolved or Reviewed: what may hold it, in the same one call.
+        gated = wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number)
+        copied = await private_copy(self.reads, installation, issue, incident, loaded.config)
+        snapshot = await self.snapshot(
+            installation, issue, incident, loaded, history, gated=gated, private_copy=copied
+        )
         read = (github_time(data.get("updated_at")), read_at)
         return Turn(installation, Occurrence(Kind.ISSUE, hint), snapshot, read=read)
 
@@ -150,10 +191,11 @@ class Router:
                 )
                 data, _ = await self.reads.issue(installation, repo, number)
                 issue = issue_from_api(repo, repo_id, data)
-                history = await self.history(repo_id, number, incident)
-                retro = event.issue.number
-                occurrence = Occurrence(Kind.RETRO_CLOSED, hint, retro_number=retro)
-                snapshot = Snapshot(issue, incident, loaded, history)
+                retro, body = event.issue.number, event.issue.body or ""
+                occurrence = Occurrence(
+                    Kind.RETRO_CLOSED, hint, retro_number=retro, retro_body=body
+                )
+                snapshot = await self.snapshot(installation, issue, incident, loaded)
                 prefix = f"retrospective #{retro} completed: "
                 return Turn(installation, occurrence, snapshot, prefix=prefix)
         return await self.on_issue(delivery, event)
@@ -175,9 +217,10 @@ class Router:
             return "not an incident"
         issue = issue_from_api(repo, repo_id, data)
         child = issue_from_api(repo, repo_id, event.sub_issue.model_dump())
-        history = await self.history(repo_id, issue.number, incident)
         occurrence = Occurrence(Kind.SUB_ISSUE, hint, child=child)
-        return Turn(installation, occurrence, Snapshot(issue, incident, loaded, history))
+        # The new sub-issue may be a follow-up: the list is read (a rare event, one call).
+        snapshot = await self.snapshot(installation, issue, incident, loaded, always=True)
+        return Turn(installation, occurrence, snapshot)
 
     async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
         """Run the commands of a new comment; other bots' comments run nothing."""
@@ -218,17 +261,15 @@ class Router:
             comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
         handover = any(c.name == "lead" for c in run)  # `/lead decline` asks the next one
         history = await self.history(repo_id, issue.number, known, handover=handover)
-        gates = None
-        if permitted and wanted_for_commands(known, [c.name for c in run]):
-            gates = await gates_of(self.reads, installation, issue, loaded.config.scheme, history)
-        snapshot = Snapshot(
+        snapshot = await self.snapshot(
+            installation,
             issue,
             known,
             loaded,
             history,
+            gated=permitted and wanted_for_commands(known, [c.name for c in run]),
             permitted=permitted,
             help_given_at=help_given_at(comments or []),
-            gates=gates,
             # The incidents `/recurrence-of` names, read for triage and above only.
             related=await intake_routes.read_related(
                 self, installation, repo, repo_id, run if permitted else []
@@ -258,7 +299,8 @@ class Router:
         history = History(extras, bot=await self.reads.bot())
         outcome = f"status comment {event.action} by hand: rebuilt"
         occurrence = Occurrence(Kind.STATUS_EDITED, hint)
-        snapshot = Snapshot(issue, incident, loaded, history)
+        listed = await sub_issues(self.reads, installation, repo, repo_id, incident)
+        snapshot = Snapshot(issue, incident, loaded, history, sub_issues=listed)
         return Turn(installation, occurrence, snapshot, outcome=outcome)
 
     async def ignored(self, delivery: Delivery, event: Event) -> Routed:
@@ -295,9 +337,7 @@ class Router:
         bot = await self.reads.bot()
         hint = Hint(FOLLOW_UP_EVENT, "catch-up", bot, at, delivery.delivery_id)
         issue = Issue(repo, repo_id, incident.number, 0, incident.title, "open", ())
-        snapshot = Snapshot(
-            issue, incident, loaded, await self.history(repo_id, event.number, incident)
-        )
+        snapshot = await self.snapshot(installation, issue, incident, loaded)
         occurrence = Occurrence(Kind.CATCH_UP, hint)
         return Turn(installation, occurrence, snapshot, outcome="follow-up done")
 

@@ -156,6 +156,20 @@ incident_extras = Table(
 )
 Index("ix_incident_extras_retro", incident_extras.c.repo_id, incident_extras.c.retro_number)
 
+# Each incident's follow-up issues and their state, as its last decision knew them
+# (app/storage/followups.py): the dashboard lists the open ones.
+followups = Table(
+    "followups",
+    metadata,
+    Column("repo_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),  # the follow-up issue
+    Column("incident_number", Integer, nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False),  # open, closed
+    Column("opened_at", UTCDateTime),
+)
+Index("ix_followups_incident", followups.c.repo_id, followups.c.incident_number)
+
 # Once-only claims shared by every instance: a reminder per overdue period, a config error
 # report per file version. The unique key is the claim.
 claims = Table(

@@ -11,11 +11,13 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.alerts import AlertGroup
+from app.domain.followups import FollowUps
 from app.domain.lifecycle import CLOSED
 from app.domain.records import Incident
 from app.storage.alert_groups import keep_group
 from app.storage.bookkeeping import note_human_comment, upsert_extras
 from app.storage.db import incident_extras, incidents, reading, timeline, utcnow
+from app.storage.followups import forget_incident, save_followups
 from app.storage.rows import incident_from_rows, records
 
 
@@ -30,6 +32,8 @@ class Saved:
     retro_number: int | None = None
     human_comment_at: datetime | None = None
     due: bool | None = None  # False: the plan is finished (app/service/catch_up.py)
+    followups: FollowUps | None = None  # the incident's follow-ups as the decision knew them
+    forget: bool = False  # keep no record of it (a security report), first
 
     def extras(self) -> dict[str, object]:
         return {
@@ -88,6 +92,10 @@ class IncidentStore:
             for group in groups:
                 await conn.execute(keep_group(dialect, group))
             for saved in saves:
+                if saved.forget:
+                    await forget_incident(conn, saved.repo_id, saved.number)
+                if saved.followups is not None:
+                    await save_followups(conn, saved.repo_id, saved.number, saved.followups)
                 if saved.incident is not None:
                     await _save(conn, saved.incident, installation_id)
                 kept = {k: v for k, v in saved.extras().items() if v is not None}

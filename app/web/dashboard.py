@@ -28,11 +28,14 @@ from app.domain.stats import (
 )
 from app.github.client import GitHubRefused, GitHubUnavailable
 from app.settings import Settings
-from app.web.auth import RepoAccess, SignedOut, Viewer, viewer_of
+from app.web.auth import Viewer, viewer_of
 from app.web.chart import chart_svg
+from app.web.followups import incident_section, summary_link, visible_followups
 from app.web.pages import error_page, escape, page
 from app.web.setup import credentials_present, setup_entry
 from app.web.severity_stats import stats_json, stats_section
+from app.web.visibility import can_sign_in, visible_incidents
+from app.web.visibility import repo_access as _access
 
 COLUMNS = (
     ("repo", "Incident"),
@@ -41,33 +44,6 @@ COLUMNS = (
     ("lead", "Lead"),
     ("age", "Recorded"),
 )
-
-
-def _access(request: Request) -> RepoAccess:
-    state = request.app.state
-    if not hasattr(state, "repo_access"):
-        state.repo_access = RepoAccess(state.services)
-    access: RepoAccess = state.repo_access
-    return access
-
-
-async def visible_incidents(request: Request) -> tuple[list[Incident], Viewer | None]:
-    """Every incident the viewer may see: public repos, plus private ones they can read."""
-    viewer = viewer_of(request)
-    everything: list[Incident] = await request.app.state.services.store.all()
-    names = {i.repo for i in everything}
-    try:
-        repos = await _access(request).visible_repos(names, viewer)
-    except SignedOut:
-        # The viewer's GitHub token expired or was revoked: carry on signed out.
-        request.session.pop("viewer", None)
-        viewer = None
-        repos = await _access(request).visible_repos(names, viewer)
-    return [i for i in everything if i.repo in repos], viewer
-
-
-def can_sign_in(settings: Settings) -> bool:
-    return bool(settings.github_client_id and settings.github_client_secret)
 
 
 def issue_url(settings: Settings, incident: Incident) -> str:
@@ -172,6 +148,7 @@ def list_page(
     *,
     install_url: str | None = None,
     sandbox: bool = False,
+    followups: str = "",
 ) -> str:
     now = datetime.now(UTC)
     heads = "".join(
@@ -196,7 +173,7 @@ def list_page(
     )
     open_count = sum(1 for i in incidents if i.managed and is_open(i))
     body = (
-        f"{notes}<section><h1>Incidents</h1><p>{open_count} open · "
+        f"{notes}<section><h1>Incidents</h1><p>{open_count} open{followups} · "
         '<a href="/leads">Lead duty</a> · <a href="/api/incidents">JSON</a></p>'
         f"{table}</section>"
     )
@@ -213,7 +190,9 @@ def list_page(
     )
 
 
-def incident_page(settings: Settings, incident: Incident, viewer: Viewer | None) -> str:
+def incident_page(
+    settings: Settings, incident: Incident, viewer: Viewer | None, followups: str = ""
+) -> str:
     now = datetime.now(UTC)
     facts = [
         ("Status", f"{escape(incident.status.display)}: {escape(MEANINGS[incident.status])}"),
@@ -246,7 +225,7 @@ def incident_page(settings: Settings, incident: Incident, viewer: Viewer | None)
         f'<p><a href="{escape(issue_url(settings, incident))}">Open the issue on GitHub</a></p>'
         "<table>"
         + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-        + "</table></section><section><h2>Timeline</h2><table><thead><tr><th>UTC</th>"
+        + f"</table></section>{followups}<section><h2>Timeline</h2><table><thead><tr><th>UTC</th>"
         "<th>since recorded</th><th>who</th><th>what</th><th>detail</th></tr></thead>"
         f"<tbody>{timeline}</tbody></table></section>"
     )
@@ -349,6 +328,7 @@ def make_router() -> APIRouter:
                 notes,
                 install_url=install,
                 sandbox=services.github is None,
+                followups=summary_link(await visible_followups(request, incidents)),
             )
         )
 
@@ -356,7 +336,9 @@ def make_router() -> APIRouter:
     async def incident(request: Request, owner: str, name: str, number: int) -> HTMLResponse:
         found = await _one(request, owner, name, number)
         settings = request.app.state.services.settings
-        return HTMLResponse(incident_page(settings, found, viewer_of(request)))
+        listed = await visible_followups(request, [found])
+        section = incident_section(settings, listed)
+        return HTMLResponse(incident_page(settings, found, viewer_of(request), section))
 
     @router.get("/chart.svg", include_in_schema=False)
     async def chart(request: Request) -> Response:
