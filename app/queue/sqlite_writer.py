@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,8 +34,10 @@ class SqliteWriter:
         self._conn: sqlite3.Connection | None = None
         self._loop_conn: sqlite3.Connection | None = None
         self._columns = [c.name for c in deliveries.columns if c.name != "seq"]
-        # Bind values exactly as SQLAlchemy does, so its queries compare them correctly.
-        self._binders = {c.name: c.type.bind_processor(engine.dialect) for c in deliveries.columns}
+        # Timestamps are bound as the text SQLAlchemy stores for SQLite (see `stamp`).
+        self._times = frozenset(
+            c.name for c in deliveries.columns if c.type.python_type is datetime
+        )
         names = ", ".join(self._columns)
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
@@ -113,10 +116,7 @@ class SqliteWriter:
                     known.add(row["delivery_id"])  # a repeat inside the batch is a duplicate
                     fresh.append(row)
             self._triage(conn, fresh)
-            conn.executemany(
-                self._insert_sql,
-                [tuple(self._bind(name, row.get(name)) for name in self._columns) for row in fresh],
-            )
+            conn.executemany(self._insert_sql, [self._bind(row) for row in fresh])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -131,9 +131,13 @@ class SqliteWriter:
         for promote in sqlite_promotions(settle_lanes(rows, unfinished, known)):
             conn.execute(*promote)
 
-    def _bind(self, name: str, value: Any) -> Any:
-        binder = self._binders[name]
-        return binder(value) if binder is not None and value is not None else value
+    def _bind(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        times = self._times
+        return tuple(
+            stamp(value) if name in times and value is not None else value
+            for name in self._columns
+            for value in (row.get(name),)
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -148,3 +152,13 @@ class SqliteWriter:
 
         self._thread.submit(shut).result()
         self._thread.shutdown(wait=True)
+
+
+def stamp(value: datetime) -> str:
+    """A timestamp as SQLAlchemy binds it for SQLite: naive UTC, always with microseconds
+    (its queries compare these strings, so an instant must always read the same)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -1,0 +1,33 @@
+"""The SQLite batch writer binds timestamps exactly as SQLAlchemy does (its queries compare)."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from app.queue.sqlite_writer import stamp
+from app.storage.db import deliveries, make_engine
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 30, 20, 45, 14, 920626, tzinfo=UTC),
+        datetime(2026, 11, 30, 20, 45, 14, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2020, 5, 5, 1, 2, 3, 7, tzinfo=timezone(timedelta(hours=5))),
+    ],
+)
+async def test_stamp_is_sqlalchemys_text(tmp_path, when: datetime) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    try:
+        column = deliveries.c.received_at.type
+        bind = column.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        assert bind is not None
+        assert stamp(when) == bind(when)
+    finally:
+        await engine.dispose()
+
+
+def test_stamp_refuses_naive_time() -> None:
+    with pytest.raises(ValueError):
+        stamp(datetime(2026, 1, 1))
