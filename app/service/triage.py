@@ -7,7 +7,7 @@ from collections.abc import Callable
 from app.domain.commands import parse_commands
 from app.domain.config import CONFIG_PATH
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
-from app.domain.payloads import Event
+from app.domain.payloads import Event, Receipt
 from app.queue.inbox import INCIDENT, OTHER, UNRELATED
 
 # Events that set up the App in repositories: label sync comes before anything else.
@@ -51,7 +51,7 @@ class Triage:
         names = (scheme.incident, scheme.reported, scheme.stabilization)
         return _DEFAULT_NAMES | {name.casefold() for name in names}
 
-    def lane(self, event_name: str, event: Event, body: bytes) -> int:
+    def lane(self, event_name: str, event: Event | Receipt, body: bytes) -> int:
         """INCIDENT: may concern an incident. OTHER: processed after incident work.
         UNRELATED: cannot, unless its issue is a known incident or has work still queued,
         which the inbox checks in the same transaction that stores it."""
