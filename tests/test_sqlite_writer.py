@@ -3,9 +3,11 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from app.queue.sqlite_writer import stamp
 from app.storage.db import deliveries, make_engine
+from tests.test_inbox import envelope, open_inbox
 
 
 @pytest.mark.parametrize(
@@ -31,3 +33,21 @@ async def test_stamp_is_sqlalchemys_text(tmp_path, when: datetime) -> None:  # t
 def test_stamp_refuses_naive_time() -> None:
     with pytest.raises(ValueError):
         stamp(datetime(2026, 1, 1))
+
+
+async def test_the_writer_stores_the_text_sqlalchemy_queries_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inbox = await open_inbox(f"sqlite:///{tmp_path}/inbox.db")
+    try:
+        assert inbox._sqlite is not None  # the on-disk writer, not SQLAlchemy's insert
+        await inbox.store(envelope(1, 1), delay=1.5)
+        async with inbox.engine.connect() as conn:
+            raw = (await conn.exec_driver_sql(STORED)).one()
+            typed = (await conn.execute(select(deliveries.c.received_at))).scalar_one()
+        assert raw[0] == stamp(typed)
+        assert raw[1] == stamp(typed + timedelta(seconds=1.5))
+    finally:
+        await inbox.close()
+        await inbox.engine.dispose()
+
+
+STORED = "SELECT received_at, available_at FROM deliveries"

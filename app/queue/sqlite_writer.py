@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.queue.lanes import known_keys, last_lanes, settle_lanes, sqlite_lookups, sqlite_promotions
 from app.queue.writing import WRITE_WAIT
-from app.storage.db import deliveries
+from app.storage.db import UTCDateTime, deliveries
 
 
 class SqliteWriter:
@@ -36,7 +36,7 @@ class SqliteWriter:
         self._columns = [c.name for c in deliveries.columns if c.name != "seq"]
         # Timestamps are bound as the text SQLAlchemy stores for SQLite (see `stamp`).
         self._times = frozenset(
-            c.name for c in deliveries.columns if c.type.python_type is datetime
+            c.name for c in deliveries.columns if isinstance(c.type, UTCDateTime)
         )
         names = ", ".join(self._columns)
         marks = ", ".join("?" for _ in self._columns)
