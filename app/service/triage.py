@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from app.domain.commands import parse_commands
 from app.domain.config import CONFIG_PATH
@@ -20,6 +21,12 @@ _DEFAULT_NAMES = frozenset(
 )
 
 SchemeOf = Callable[[str], LabelScheme | None]
+
+
+@lru_cache(maxsize=1024)
+def _names_of(*names: str) -> frozenset[str]:
+    """A scheme's names, casefolded once (schemes are few; deliveries are many)."""
+    return _DEFAULT_NAMES | {name.casefold() for name in names}
 
 
 def _unknown(_repo: str) -> LabelScheme | None:
@@ -48,8 +55,7 @@ class Triage:
         scheme = self.scheme_of(repo)
         if scheme is None:
             return None
-        names = (scheme.incident, scheme.reported, scheme.stabilization)
-        return _DEFAULT_NAMES | {name.casefold() for name in names}
+        return _names_of(scheme.incident, scheme.reported, scheme.stabilization)
 
     def lane(self, event_name: str, event: Event | Receipt, body: bytes) -> int:
         """INCIDENT: may concern an incident. OTHER: processed after incident work.
