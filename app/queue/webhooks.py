@@ -158,8 +158,17 @@ async def read_body(request: Request, limit: int, gate: BodyGate) -> bytes | Ans
         return BUSY
     chunks: list[bytes] = []
     size = 0
+    receive = request.receive  # Request.stream's loop, without an async generator per body
+    more = True
     try:
-        async for chunk in request.stream():
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                continue
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
             size += len(chunk)
             gate.held += len(chunk)
             if size > limit:
