@@ -35,9 +35,11 @@ class SqliteWriter:
         self._loop_conn: sqlite3.Connection | None = None
         self._columns = [c.name for c in deliveries.columns if c.name != "seq"]
         # Timestamps are bound as the text SQLAlchemy stores for SQLite (see `stamp`).
-        self._times = frozenset(
-            c.name for c in deliveries.columns if isinstance(c.type, UTCDateTime)
-        )
+        self._time_at = [
+            at
+            for at, name in enumerate(self._columns)
+            if isinstance(deliveries.c[name].type, UTCDateTime)
+        ]
         names = ", ".join(self._columns)
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
@@ -131,13 +133,12 @@ class SqliteWriter:
         for promote in sqlite_promotions(settle_lanes(rows, unfinished, known)):
             conn.execute(*promote)
 
-    def _bind(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        times = self._times
-        return tuple(
-            stamp(value) if name in times and value is not None else value
-            for name in self._columns
-            for value in (row.get(name),)
-        )
+    def _bind(self, row: dict[str, Any]) -> list[Any]:
+        values = [row.get(name) for name in self._columns]
+        for at in self._time_at:
+            if (when := values[at]) is not None:
+                values[at] = stamp(when)
+        return values
 
     def close(self) -> None:
         self._stop.set()
