@@ -45,6 +45,10 @@ async def test_the_writer_stores_the_text_sqlalchemy_queries_compare(tmp_path) -
             typed = (await conn.execute(select(deliveries.c.received_at))).scalar_one()
         assert raw[0] == stamp(typed)
         assert raw[1] == stamp(typed + timedelta(seconds=1.5))
+        await inbox.store(envelope(2, 2))  # no delay: one instant, one text
+        async with inbox.engine.connect() as conn:
+            found = (await conn.exec_driver_sql(STORED + " WHERE delivery_id = 'd-2'")).one()
+        assert found[0] == found[1] and found[0].endswith(found[0][-7:]) and "+" not in found[0]
     finally:
         await inbox.close()
         await inbox.engine.dispose()

@@ -132,7 +132,7 @@ class Inbox(Claims, Backlog):
             "state": "pending",
             "attempts": 0,
             "abandoned": 0,
-            "available_at": now + timedelta(seconds=delay),
+            "available_at": now + timedelta(seconds=delay) if delay else now,
             "lane": envelope.lane,
         }
         try:

@@ -135,9 +135,14 @@ class SqliteWriter:
 
     def _bind(self, row: dict[str, Any]) -> list[Any]:
         values = [row.get(name) for name in self._columns]
+        # A row's times are mostly one instant (received, available, settled): one text.
+        last: datetime | None = None
+        text = ""
         for at in self._time_at:
             if (when := values[at]) is not None:
-                values[at] = stamp(when)
+                if when is not last:
+                    last, text = when, stamp(when)
+                values[at] = text
         return values
 
     def close(self) -> None:
