@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from app.domain.command_flow import MAX_COMMANDS, help_given_at
 from app.domain.commands import REGISTRY, parse_commands
 from app.domain.config import LoadedConfig
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.followup import History
 from app.domain.gates import wanted_for_commands
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import Event
 from app.github.sources import hint_for, is_person, issue_from_api
 from app.queue.inbox import Delivery

@@ -10,11 +10,11 @@ from typing import Any
 
 from app.domain.commands import Command
 from app.domain.config import CONFIG_PATH, LoadedConfig
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
 from app.domain.gates import wanted_for_labels
 from app.domain.lifecycle import CLOSED, Status
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import Event
 from app.domain.records import Incident
 from app.domain.work import concerns_work
