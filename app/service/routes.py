@@ -81,11 +81,7 @@ class Router:
     async def history(
         self, repo_id: int, number: int, incident: Incident | None, *, handover: bool = False
     ) -> History:
-        # The lead's history is read only when a lead may be chosen: a new incident, one
-        # without a lead, one that may recur as a new incident, or a hand-over (`handover`).
-        needs_lead = (
-            handover or incident is None or incident.lead is None or incident.status in CLOSED
-        )
+        needs_lead = _needs_lead(incident, handover=handover)
         return History(
             extras=await self.books.extras(repo_id, number),
             last_led=await self.books.last_led(repo_id) if needs_lead else None,
@@ -135,9 +131,16 @@ class Router:
         installation, repo, repo_id = event.installation.id, *_repo(event)
         hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
         loaded = await self.reads.config(installation, repo)
-        incident = await self.store.load(repo_id, event.issue.number)
         scheme = loaded.config.scheme
-        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+        declared = any(_same(x.name, scheme.incident) for x in event.issue.labels)
+
+        def needs_lead(known: Incident | None) -> bool:  # never for an ordinary issue
+            return (known is not None or declared) and _needs_lead(known)
+
+        # The record and what the lead choice needs beside it: one read transaction.
+        kept = await self.store.load_kept(repo_id, event.issue.number, needs_lead)
+        incident = kept.incident
+        if incident is None and not declared:
             if sidebar and event.label is not None and concerns_work(event.label.name, scheme):
                 # A priority or stabilization label on what may be an incident's sub-issue.
                 work = await work_snapshot(self.reads, self.store, installation, event, loaded)
@@ -157,7 +160,10 @@ class Router:
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
-        history = await self.history(repo_id, issue.number, incident)
+        last_led = kept.last_led
+        if last_led is None and _needs_lead(incident):  # labelled since the delivery was sent
+            last_led = await self.books.last_led(repo_id)
+        history = History(kept.extras, last_led=last_led, bot=await self.reads.bot())
         # A move toward Resolved or Reviewed: what may hold it, in the same one call.
         gated = wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number)
         copied = await private_copy(self.reads, installation, issue, incident, loaded.config)
@@ -276,6 +282,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     (TICK_EVENT, None): on_tick,
     ("push", None): Router.on_push,
 }
+
+
+def _needs_lead(incident: Incident | None, *, handover: bool = False) -> bool:
+    """The lead's history is read only when a lead may be chosen: a new incident, one without
+    a lead, one that may recur as a new incident, or a hand-over (`handover`)."""
+    return handover or incident is None or incident.lead is None or incident.status in CLOSED
 
 
 def _repo(event: Event) -> tuple[str, int]:
