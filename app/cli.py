@@ -7,21 +7,18 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
 import uvicorn
-from typer._click.core import Context as ClickContext  # typer carries its own click
-from typer.core import TyperGroup
-from typer.exceptions import TyperException
 
-from app.cli_errors import VERBOSE_HINT, explain
+from app.cli_errors import OperatorErrors
 from app.cli_leads import lead_report
+from app.cli_tables import dead_letter_table, incident_table
 from app.domain.config_file import parse_config
 from app.domain.lead_duty import WINDOWS
-from app.domain.records import Incident
-from app.domain.stats import humanize, ordered, status_since
+from app.domain.stats import humanize
 from app.github.client import GitHubApp
 from app.github.label_sync import sync_labels as sync_repo_labels
 from app.github.redeliver import parse_since, redeliver_failed
@@ -32,38 +29,9 @@ from app.service.services import Services, build_services
 from app.settings import Settings, get_settings
 
 
-class OperatorErrors(TyperGroup):
-    """Known failures (GitHub, the database, credentials) in a line or two, not a traceback."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: ClickContext | None = None,
-        **extra: Any,
-    ) -> ClickContext:
-        # `--verbose` belongs to the group, but people type it after the command too.
-        if "--verbose" in args:
-            args = ["--verbose", *(arg for arg in args if arg != "--verbose")]
-        return super().make_context(info_name, args, parent, **extra)
-
-    def invoke(self, ctx: ClickContext) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):
-            raise
-        except Exception as exc:
-            if ctx.params.get("verbose"):
-                raise
-            try:
-                message = explain(exc, load_settings())
-            except Exception:
-                message = None  # the settings themselves fail: show the original error
-            if message is None:
-                raise
-            typer.echo(f"error: {message}", err=True)
-            typer.echo(VERBOSE_HINT, err=True)
-            raise typer.Exit(1) from None
+class Errors(OperatorErrors):
+    def settings(self) -> Settings:
+        return load_settings()  # the seam, looked up when a command fails
 
 
 cli = typer.Typer(
@@ -72,7 +40,7 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=OperatorErrors,
+    cls=Errors,
 )
 
 # Seams for tests: the settings, and how GitHub is reached (the fake, in tests).
@@ -312,64 +280,6 @@ def retry(
     typer.echo(f"{count} dead letter{'' if count == 1 else 's'} queued again")
     if delivery_ids and count < len(set(delivery_ids)):
         fail("some ids are not dead letters (see `dead-letters`)")
-
-
-def dead_letter_table(letters: list[DeadLetter]) -> str:
-    if not letters:
-        return "no dead letters"
-    rows = [("DELIVERY", "EVENT", "ISSUE", "ATTEMPTS", "DIED (UTC)", "LAST ERROR")]
-    for letter in letters:
-        event = f"{letter.event}.{letter.action}" if letter.action else letter.event
-        died = f"{letter.finished_at:%Y-%m-%d %H:%M}" if letter.finished_at else "-"
-        attempts = str(letter.attempts)
-        if letter.abandoned:
-            attempts += f" ({letter.abandoned} cut off)"
-        rows.append(
-            (
-                letter.delivery_id,
-                event,
-                f"{letter.repo or '-'} {letter.issue_key or ''}".strip(),
-                attempts,
-                died,
-                printable(letter.last_error or "-", 100),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
-        for row in rows
-    )
-
-
-def printable(text: str, most: int) -> str:
-    """One line of at most `most` characters, without the control characters an error
-    that quotes a payload could carry to the operator's terminal."""
-    line = "".join(c if c.isprintable() else " " for c in text[: most + 1])
-    return line if len(line) <= most else line[: most - 1] + "…"
-
-
-def incident_table(found: list[Incident]) -> str:
-    now = datetime.now(UTC)
-    rows = [("#", "SEV", "STATUS", "FOR", "LEAD", "RECORDED (UTC)", "TITLE")]
-    for incident in ordered(found):
-        rows.append(
-            (
-                str(incident.number),
-                str(int(incident.severity)) if incident.severity else "-",
-                incident.status.display,
-                humanize(now - status_since(incident)),
-                incident.lead or "-",
-                f"{incident.declared_at:%Y-%m-%d %H:%M}",
-                incident.title,
-            )
-        )
-    if len(rows) == 1:
-        return "no incidents recorded"
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
-        for row in rows
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

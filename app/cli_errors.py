@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from typer._click.core import Context as ClickContext  # typer carries its own click
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from app.github.client import GitHubRefused, GitHubUnavailable
 from app.settings import Settings
@@ -92,3 +97,41 @@ def explain(exc: BaseException, settings: Settings) -> str | None:
                 f"({reason}): is it running, and is DATABASE_URL right?"
             )
     return None
+
+
+class OperatorErrors(TyperGroup):
+    """Known failures (GitHub, the database, credentials) in a line or two, not a traceback."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
+        # `--verbose` belongs to the group, but people type it after the command too.
+        if "--verbose" in args:
+            args = ["--verbose", *(arg for arg in args if arg != "--verbose")]
+        return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as exc:
+            if ctx.params.get("verbose"):
+                raise
+            try:
+                message = explain(exc, self.settings())
+            except Exception:
+                message = None  # the settings themselves fail: show the original error
+            if message is None:
+                raise
+            typer.echo(f"error: {message}", err=True)
+            typer.echo(VERBOSE_HINT, err=True)
+            raise typer.Exit(1) from None
+
+    def settings(self) -> Settings:
+        """The settings a failure is explained against (the CLI's own seam)."""
+        raise NotImplementedError

@@ -165,10 +165,24 @@ def start_line(*, port: int, public_url: str | None, configured: bool) -> str:
 
 
 def delivery_fields(delivery: Delivery) -> dict[str, Any]:
-    """The fields every log line about a delivery carries: id, event, repo and issue."""
+    """The fields every log line about a delivery carries: id, event, repo and issue. They
+    come from the delivery's parsed event, which the handler reuses (one parse)."""
     fields: dict[str, Any] = {"delivery_id": delivery.delivery_id, "event": delivery.event}
     try:
-        payload = json.loads(delivery.payload)
+        event = delivery.parsed
+    except ValueError:  # not an event (pydantic's errors are ValueErrors): read as plain JSON
+        return _raw_fields(delivery.payload, fields)
+    issue = event.parent_issue or event.issue
+    if event.repository is not None and event.repository.full_name:
+        fields["repo"] = event.repository.full_name
+    if issue is not None and issue.number:
+        fields["issue"] = issue.number
+    return fields
+
+
+def _raw_fields(payload_text: str, fields: dict[str, Any]) -> dict[str, Any]:
+    try:
+        payload = json.loads(payload_text)
     except ValueError:
         return fields
     repository = payload.get("repository") or {}

@@ -21,7 +21,7 @@ from app.sandbox import routes as sandbox
 from app.service import alert_intake
 from app.service.services import build_services
 from app.settings import Settings, get_settings
-from app.web import auth, dashboard, followups, lead_duty, metrics_endpoint, setup
+from app.web import auth, dashboard, error_pages, followups, lead_duty, metrics_endpoint, setup
 from app.web.auth import session_secret
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    dashboard.install_error_pages(app)
+    error_pages.install_error_pages(app)
     app.include_router(make_router(settings.webhook_path))
     app.include_router(alert_intake.make_router())
     app.include_router(metrics_endpoint.make_router())

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from app.queue.inbox import Inbox
 from app.sandbox.github import new_private_key as private_key  # noqa: F401
 from app.settings import Settings
-from app.storage.db import deliveries, make_engine
+from app.storage.db import deliveries
+from app.storage.engine import make_engine
 
 REPO = "octo/ops"
 

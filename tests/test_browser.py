@@ -27,7 +27,8 @@ import uvicorn
 
 from app.main import create_app
 from app.sandbox.github import FakeGitHub
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from app.storage.store import IncidentStore
 from tests.seed import PRIVATE, PUBLIC, SECRET_TITLE, seed
 

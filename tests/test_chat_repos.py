@@ -22,7 +22,8 @@ from app.logs import configure
 from app.service.chat_post import Environment, environment_for
 from app.settings import Settings
 from app.storage.chat_threads import ChatThreads, Thread
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from tests.conftest import REPO, SP, ST, Harness
 
 API = "https://slack.com/api"

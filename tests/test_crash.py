@@ -18,7 +18,8 @@ from app.domain.lifecycle import Status
 from app.queue.inbox import Inbox
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
-from app.storage.db import deliveries, make_engine
+from app.storage.db import deliveries
+from app.storage.engine import make_engine
 from app.storage.store import IncidentStore
 from tests.processes import FakeServer, Service, deliver, per_issue_order_kept
 

@@ -9,7 +9,7 @@ import pytest
 from app.domain import followup_commands  # noqa: F401  (registers /followup)
 from app.domain.config import LoadedConfig, RepoConfig
 from app.domain.config_file import parse_config
-from app.domain.decision import Kind, Occurrence, Snapshot, decide
+from app.domain.decision import decide
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
 from app.domain.followups import (
@@ -22,6 +22,7 @@ from app.domain.followups import (
 )
 from app.domain.labels import DEFAULT_LABELS
 from app.domain.lifecycle import Status
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import FOLLOW_UP_MARKER, Event
 from app.domain.plan import KeepStatusComment, OpenIssue, PostComment, RemoveLabel
 from app.domain.records import Extras, Incident

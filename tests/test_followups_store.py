@@ -6,7 +6,8 @@ from app.domain.followups import FollowUp, FollowUps
 from app.domain.lifecycle import Status
 from app.domain.records import Incident, TimelineEntry
 from app.settings import Settings
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from app.storage.followups import open_followups
 from app.storage.store import IncidentStore, Saved
 

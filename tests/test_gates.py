@@ -11,7 +11,7 @@ from app.domain.commands import parse_commands
 from app.domain.config import DEFAULT_CONFIG as CONFIG
 from app.domain.config import LoadedConfig
 from app.domain.decide import reconcile_labels
-from app.domain.decision import Kind, Occurrence, Snapshot, decide
+from app.domain.decision import decide
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
 from app.domain.gates import (
@@ -23,6 +23,7 @@ from app.domain.gates import (
 )
 from app.domain.labels import DEFAULT_LABELS
 from app.domain.lifecycle import Severity, Status
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.plan import AddLabels, OpenIssue, PostComment, RemoveLabel
 from app.domain.records import Extras, Incident
 from app.domain.retrospectives import retro_completed

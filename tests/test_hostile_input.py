@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import app.service.routes
+import app.service.comment_routes
 import app.web.metrics
 from app.domain.commands import MAX_COMMAND_LINE, parse_commands
 from app.domain.issue_form import form_answers
@@ -217,7 +217,7 @@ async def test_metrics_count_commands_from_the_one_parse(
         calls.append(1)
         return parse_commands(body)
 
-    monkeypatch.setattr(app.service.routes, "parse_commands", counting)
+    monkeypatch.setattr(app.service.comment_routes, "parse_commands", counting)
     monkeypatch.setattr(app.web.metrics, "parse_commands", counting, raising=False)
     number = await incident(h)
     calls.clear()

@@ -15,7 +15,8 @@ from app.github.client import GitHubRefused
 from app.queue.inbox import Delivery, Envelope, Inbox
 from app.queue.worker import Worker
 from app.settings import Settings
-from app.storage.db import create_schema, deliveries, make_engine, utcnow
+from app.storage.db import create_schema, deliveries, utcnow
+from app.storage.engine import make_engine
 
 
 def envelope(n: int, issue: int) -> Envelope:

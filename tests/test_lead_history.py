@@ -9,7 +9,8 @@ from app.domain.records import EntryKind, TimelineEntry
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
 from app.storage.bookkeeping import Bookkeeping
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from app.storage.lead_history import lead_history
 from app.storage.store import IncidentStore
 from tests.seed import PRIVATE, PUBLIC, incident, seed

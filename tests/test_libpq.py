@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.settings import Settings
-from app.storage.db import make_engine
+from app.storage.engine import make_engine
 from app.storage.libpq import for_asyncpg, ssl_argument
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import Column, Index, Integer, MetaData, String, Table, inspect,
 
 from app.migrations import BASELINE, HEAD, alembic_config
 from app.settings import Settings
-from app.storage.db import create_schema, incidents, make_engine, metadata
+from app.storage.db import create_schema, incidents, metadata
+from app.storage.engine import make_engine
 
 
 def engine_for(database_url: str) -> Any:

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain.records import Severity
 from app.sandbox.github import APP_SLUG
-from app.web.dashboard import next_steps
+from app.web.notices import next_steps
 from app.web.pages import STYLE
 from tests.conftest import Harness
 

@@ -6,7 +6,8 @@ import httpx
 
 from app.github.client import response_time
 from app.settings import Settings
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from app.storage.reads import ReadLog
 from tests.conftest import REPO, RS, SP, Harness
 

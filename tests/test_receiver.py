@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.queue.webhooks import BodyGate, serve_delivery
-from app.storage.db import deliveries, make_engine, utcnow
+from app.storage.db import deliveries, utcnow
+from app.storage.engine import make_engine
 from tests.conftest import REPO, Harness
 
 ISSUE = {"id": 1, "number": 1, "labels": [], "updated_at": "2026-11-02T09:00:00Z"}

@@ -14,7 +14,8 @@ from app.domain.records import Incident
 from app.service.reminders import ReminderScheduler
 from app.settings import Settings
 from app.storage.bookkeeping import Bookkeeping
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from tests.conftest import Harness
 from tests.test_followup_e2e import REPO, SP, ST, declare, record
 

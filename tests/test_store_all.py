@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 from app.sandbox.github import FakeGitHub
 from app.settings import Settings
-from app.storage.db import create_schema, make_engine
+from app.storage.db import create_schema
+from app.storage.engine import make_engine
 from app.storage.store import IncidentStore
 from tests.seed import PUBLIC, seed
 

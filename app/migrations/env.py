@@ -9,7 +9,8 @@ from typing import Any
 from alembic import context
 
 from app.settings import Settings
-from app.storage.db import make_engine, metadata
+from app.storage.db import metadata
+from app.storage.engine import make_engine
 
 
 def run(connection: Any) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+
+from app.domain.payloads import Event, read_event
 
 # Lanes (app/service/triage.py sorts deliveries into them at receipt): claims take INCIDENT first.
 INCIDENT = 0  # may concern an incident
@@ -29,6 +32,12 @@ class Delivery:
     attempts: int
     abandoned: int = 0
     lane: int = 0  # INCIDENT
+
+    @cached_property
+    def parsed(self) -> Event:
+        """The payload's event, parsed once for the worker's log lines and the handler alike
+        (a payload that does not parse raises, each time it is asked)."""
+        return read_event(self.payload)
 
 
 @dataclass(frozen=True)

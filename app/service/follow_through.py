@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.domain.config import RepoConfig
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Issue
 from app.domain.followup import History
 from app.domain.followups import needs_sub_issues
 from app.domain.labels import LabelScheme
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import FOLLOW_UP_MARKER, Event
 from app.domain.records import Incident
 from app.domain.security import copy_key, where_to_look

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.domain.config import LoadedConfig
-from app.domain.decision import Snapshot
 from app.domain.facts import Issue
 from app.domain.followup import History
 from app.domain.gates import Gates, read_gates
 from app.domain.labels import LabelScheme
+from app.domain.occurrence import Snapshot
 from app.domain.payloads import Event
 from app.github.client import GitHubRefused
 from app.github.sources import Reads, github_time, issue_from_api, parent_number

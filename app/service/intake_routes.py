@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from app.domain.alert_payloads import group_of, read_alert_payload
 from app.domain.alerts import AlertNotice
 from app.domain.commands import Command
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Hint, Issue, Related
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import Event
 from app.domain.recurrence_commands import NAME as RECURRENCE_OF
 from app.domain.recurrence_commands import recurrence_target

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.domain.config import LoadedConfig
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.escalation import leads
 from app.domain.facts import Hint, Issue
 from app.domain.lifecycle import CLOSED
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import Event
 from app.queue.inbox import Delivery
 from app.service.turns import Routed, Turn

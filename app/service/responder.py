@@ -15,7 +15,7 @@ from app.domain import (  # noqa: F401  (register the commands)
 )
 from app.domain.decision import Plan, decide
 from app.domain.followups import FollowUps
-from app.domain.payloads import Event, read_event
+from app.domain.payloads import Event
 from app.domain.plan import Effect, OpenIssue, PostComment
 from app.domain.records import Incident
 from app.github.apply import Applied, apply_plan
@@ -49,7 +49,7 @@ class Responder:
 
     async def handle(self, delivery: Delivery) -> str:
         """Process one delivery; returns a short outcome for the inbox and the logs."""
-        event = read_event(delivery.payload)  # the one parse of the payload
+        event = delivery.parsed  # the worker's parse, for its log lines: the one in the worker
         try:
             shell = self._shell_route(delivery.event)
             if shell is not None:

@@ -8,14 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from app.domain.command_flow import MAX_COMMANDS, help_given_at
-from app.domain.commands import REGISTRY, Command, parse_commands
+from app.domain.commands import Command
 from app.domain.config import CONFIG_PATH, LoadedConfig
-from app.domain.decision import Kind, Occurrence, Snapshot
 from app.domain.facts import Hint, Issue
 from app.domain.followup import History
-from app.domain.gates import wanted_for_commands, wanted_for_labels
+from app.domain.gates import wanted_for_labels
 from app.domain.lifecycle import CLOSED, Status
+from app.domain.occurrence import Kind, Occurrence, Snapshot
 from app.domain.payloads import Event
 from app.domain.records import Incident
 from app.domain.work import concerns_work
@@ -24,12 +23,11 @@ from app.github.sources import (
     event_time,
     github_time,
     hint_for,
-    is_person,
     issue_from_api,
     labelled,
 )
 from app.queue.inbox import Delivery
-from app.service import intake_routes
+from app.service import comment_routes, intake_routes
 from app.service.follow_through import (
     follow_up_changed,
     follow_up_parent,
@@ -38,7 +36,7 @@ from app.service.follow_through import (
     sub_issues,
 )
 from app.service.gate_reads import gates_of, work_snapshot
-from app.service.oncall_routes import TICK_EVENT, on_tick, plain_comment
+from app.service.oncall_routes import TICK_EVENT, on_tick
 from app.service.turns import Routed, Turn
 from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
@@ -83,11 +81,7 @@ class Router:
     async def history(
         self, repo_id: int, number: int, incident: Incident | None, *, handover: bool = False
     ) -> History:
-        # The lead's history is read only when a lead may be chosen: a new incident, one
-        # without a lead, one that may recur as a new incident, or a hand-over (`handover`).
-        needs_lead = (
-            handover or incident is None or incident.lead is None or incident.status in CLOSED
-        )
+        needs_lead = _needs_lead(incident, handover=handover)
         return History(
             extras=await self.books.extras(repo_id, number),
             last_led=await self.books.last_led(repo_id) if needs_lead else None,
@@ -137,9 +131,16 @@ class Router:
         installation, repo, repo_id = event.installation.id, *_repo(event)
         hint = hint_for("issues", event, delivery.delivery_id, delivery.received_at)
         loaded = await self.reads.config(installation, repo)
-        incident = await self.store.load(repo_id, event.issue.number)
         scheme = loaded.config.scheme
-        if incident is None and not any(_same(x.name, scheme.incident) for x in event.issue.labels):
+        declared = any(_same(x.name, scheme.incident) for x in event.issue.labels)
+
+        def needs_lead(known: Incident | None) -> bool:  # never for an ordinary issue
+            return (known is not None or declared) and _needs_lead(known)
+
+        # The record and what the lead choice needs beside it: one read transaction.
+        kept = await self.store.load_kept(repo_id, event.issue.number, needs_lead)
+        incident = kept.incident
+        if incident is None and not declared:
             if sidebar and event.label is not None and concerns_work(event.label.name, scheme):
                 # A priority or stabilization label on what may be an incident's sub-issue.
                 work = await work_snapshot(self.reads, self.store, installation, event, loaded)
@@ -159,7 +160,10 @@ class Router:
             permitted = await self.reads.may_declare(installation, repo, event, data)
             hint = replace(hint, declarer_permitted=permitted)
         issue = issue_from_api(repo, repo_id, data)
-        history = await self.history(repo_id, issue.number, incident)
+        last_led = kept.last_led
+        if last_led is None and _needs_lead(incident):  # labelled since the delivery was sent
+            last_led = await self.books.last_led(repo_id)
+        history = History(kept.extras, last_led=last_led, bot=await self.reads.bot())
         # A move toward Resolved or Reviewed: what may hold it, in the same one call.
         gated = wanted_for_labels(incident, issue.labels, scheme, history.extras.retro_number)
         copied = await private_copy(self.reads, installation, issue, incident, loaded.config)
@@ -222,87 +226,6 @@ class Router:
         snapshot = await self.snapshot(installation, issue, incident, loaded, always=True)
         return Turn(installation, occurrence, snapshot)
 
-    async def on_comment(self, delivery: Delivery, event: Event) -> Routed:
-        """Run the commands of a new comment; other bots' comments run nothing."""
-        if event.issue is None or event.comment is None:
-            return "ignored: incomplete payload"
-        if event.repository is None or event.installation is None:
-            return "ignored: incomplete payload"
-        if event.issue.pull_request is not None:
-            return "ignored: pull request"
-        author = event.comment.user or event.sender
-        if not is_person(author):
-            return "ignored: bot comment"
-        assert author is not None
-        installation, repo, repo_id = event.installation.id, *_repo(event)
-        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
-        commands = [c for c in parse_commands(event.comment.body) if c.name in REGISTRY]
-        self.seen(delivery, commands)
-        payload_issue = issue_from_api(repo, repo_id, event.issue.model_dump())
-        # A person's comment may be an update (reminders count from it) or the lead's word.
-        note = Occurrence(Kind.COMMENT, hint, human_comment_at=event.comment.created_at)
-        bare = Snapshot(payload_issue, None, LoadedConfig())
-        if not commands:
-            return await plain_comment(self, installation, note, payload_issue)
-        known = await self.store.load(repo_id, event.issue.number)
-        is_incident = known is not None and known.managed
-        run = commands[:MAX_COMMANDS]
-        needs_triage = not is_incident or any(REGISTRY[c.name].who != "anyone" for c in run)
-        permitted = needs_triage and await self.reads.may_triage(installation, repo, author.login)
-        if not permitted and not is_incident:
-            # Nothing to read or answer: a stranger's commands cost one cached permission call.
-            outcome = "ignored: commands below triage on an issue that is not an incident"
-            return Turn(installation, note, bare, outcome=outcome)
-        loaded = await self.reads.config(installation, repo)
-        data, _ = await self.reads.issue(installation, repo, event.issue.number)
-        issue = issue_from_api(repo, repo_id, data)
-        comments = None
-        if any(c.name == "help" for c in run):
-            comments = await self.reads.comments_since(installation, repo, issue.number, hint.at)
-        handover = any(c.name == "lead" for c in run)  # `/lead decline` asks the next one
-        history = await self.history(repo_id, issue.number, known, handover=handover)
-        snapshot = await self.snapshot(
-            installation,
-            issue,
-            known,
-            loaded,
-            history,
-            gated=permitted and wanted_for_commands(known, [c.name for c in run]),
-            permitted=permitted,
-            help_given_at=help_given_at(comments or []),
-            # The incidents `/recurrence-of` names, read for triage and above only.
-            related=await intake_routes.read_related(
-                self, installation, repo, repo_id, run if permitted else []
-            ),
-        )
-        occurrence = replace(note, commands=tuple(commands), comment_id=event.comment.id)
-        prefix = f"commands {','.join(c.name for c in run)}: "
-        listed = tuple(comments) if comments is not None else None
-        return Turn(installation, occurrence, snapshot, prefix=prefix, comments=listed)
-
-    async def on_comment_changed(self, delivery: Delivery, event: Event) -> Routed:
-        """Our status comment edited or deleted by hand: rebuild it from the record."""
-        ignored = f"ignored: comment {event.action}"
-        if event.issue is None or event.comment is None or event.issue.pull_request:
-            return ignored
-        if event.repository is None or event.installation is None or await self.is_own(event):
-            return ignored
-        installation, repo, repo_id = event.installation.id, *_repo(event)
-        number = event.issue.number
-        extras = await self.books.extras(repo_id, number)
-        incident = await self.store.load(repo_id, number)
-        if extras.status_comment_id != event.comment.id or incident is None:
-            return ignored
-        loaded = await self.reads.config(installation, repo)
-        hint = hint_for("issue_comment", event, delivery.delivery_id, delivery.received_at)
-        issue = issue_from_api(repo, repo_id, event.issue.model_dump())
-        history = History(extras, bot=await self.reads.bot())
-        outcome = f"status comment {event.action} by hand: rebuilt"
-        occurrence = Occurrence(Kind.STATUS_EDITED, hint)
-        listed = await sub_issues(self.reads, installation, repo, repo_id, incident)
-        snapshot = Snapshot(issue, incident, loaded, history, sub_issues=listed)
-        return Turn(installation, occurrence, snapshot, outcome=outcome)
-
     async def ignored(self, delivery: Delivery, event: Event) -> Routed:
         what = "comment " if delivery.event == "issue_comment" else ""
         return f"ignored: {what}{event.action or ''}"
@@ -348,9 +271,9 @@ Route = Callable[[Router, Delivery, Event], Awaitable[Routed]]
 ROUTES: dict[tuple[str, str | None], Route] = {
     ("issues", "closed"): Router.on_issue_closed,
     ("issues", None): Router.on_issue,
-    ("issue_comment", "created"): Router.on_comment,
-    ("issue_comment", "edited"): Router.on_comment_changed,
-    ("issue_comment", "deleted"): Router.on_comment_changed,
+    ("issue_comment", "created"): comment_routes.on_comment,
+    ("issue_comment", "edited"): comment_routes.on_comment_changed,
+    ("issue_comment", "deleted"): comment_routes.on_comment_changed,
     ("issue_comment", None): Router.ignored,
     ("sub_issues", "sub_issue_added"): Router.on_sub_issue,
     ("sub_issues", None): Router.ignored,
@@ -359,6 +282,12 @@ ROUTES: dict[tuple[str, str | None], Route] = {
     (TICK_EVENT, None): on_tick,
     ("push", None): Router.on_push,
 }
+
+
+def _needs_lead(incident: Incident | None, *, handover: bool = False) -> bool:
+    """The lead's history is read only when a lead may be chosen: a new incident, one without
+    a lead, one that may recur as a new incident, or a hand-over (`handover`)."""
+    return handover or incident is None or incident.lead is None or incident.status in CLOSED
 
 
 def _repo(event: Event) -> tuple[str, int]:

@@ -35,7 +35,8 @@ from app.settings import Settings
 from app.storage.alert_groups import AlertGroups
 from app.storage.bookkeeping import Bookkeeping
 from app.storage.chat_threads import ChatThreads
-from app.storage.db import create_schema, make_engine, reading
+from app.storage.db import create_schema, reading
+from app.storage.engine import make_engine
 from app.storage.last_good import LastGoodConfigs
 from app.storage.reads import ReadLog
 from app.storage.store import IncidentStore

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.domain.decision import Occurrence, Snapshot
 from app.domain.facts import Issue
+from app.domain.occurrence import Occurrence, Snapshot
 
 
 @dataclass(frozen=True)

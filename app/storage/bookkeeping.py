@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import String, and_, cast, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.lead_duty import duty_periods, last_led
 from app.domain.records import Extras
 from app.storage.db import claims, deliveries, incident_extras, incidents, leases, reading, utcnow
-from app.storage.lead_history import lead_history
+from app.storage.lead_history import lead_history_in
 
 
 class Bookkeeping:
@@ -25,21 +25,7 @@ class Bookkeeping:
 
     async def extras(self, repo_id: int, number: int) -> Extras:
         async with reading(self.engine) as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(incident_extras).where(
-                            incident_extras.c.repo_id == repo_id,
-                            incident_extras.c.number == number,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return Extras()
-        return Extras(row["status_comment_id"], row["last_human_comment_at"], row["retro_number"])
+            return await extras_in(conn, repo_id, number)
 
     async def _upsert(self, repo_id: int, number: int, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -90,7 +76,8 @@ class Bookkeeping:
     async def last_led(self, repo_id: int) -> dict[str, datetime]:
         """When each person last led one of this repo's incidents: the end of their latest
         lead period, so a lead who handed over keeps the credit (LEADING_NOW while leading)."""
-        return last_led(duty_periods(await lead_history(self.engine, repo_id=repo_id)))
+        async with reading(self.engine) as conn:
+            return await last_led_in(conn, repo_id)
 
     async def claim(self, key: str) -> bool:
         """True for exactly one caller across instances; the key stays claimed."""
@@ -131,6 +118,22 @@ class Bookkeeping:
         async with self.engine.begin() as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+
+async def extras_in(conn: AsyncConnection, repo_id: int, number: int) -> Extras:
+    """What is kept beside the incident's record, in the caller's transaction."""
+    kept = select(incident_extras).where(
+        incident_extras.c.repo_id == repo_id, incident_extras.c.number == number
+    )
+    row = (await conn.execute(kept)).mappings().first()
+    if row is None:
+        return Extras()
+    return Extras(row["status_comment_id"], row["last_human_comment_at"], row["retro_number"])
+
+
+async def last_led_in(conn: AsyncConnection, repo_id: int) -> dict[str, datetime]:
+    """Bookkeeping.last_led, in the caller's transaction."""
+    return last_led(duty_periods(await lead_history_in(conn, repo_id=repo_id)))
 
 
 def _insert_for(dialect: str) -> Any:

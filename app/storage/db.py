@@ -1,4 +1,4 @@
-"""The database: engine, the schema (inbox, incidents, timeline) and UTC timestamps."""
+"""The database: the schema (inbox, incidents, timeline), transactions and UTC timestamps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,13 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    event,
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-
-from app.storage.libpq import for_asyncpg, warn_dropped
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -239,42 +235,6 @@ alert_groups = Table(
 )
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
-    if url.startswith("postgresql+asyncpg"):
-        connect = for_asyncpg(url)
-        warn_dropped(connect)
-        url = connect.url
-        kwargs["connect_args"] = {**connect.connect_args, **kwargs.get("connect_args", {})}
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    # WAL lets the webhook writer and the worker proceed together; NORMAL is durable in WAL
-    # against process crashes, which is what an answered 202 promises.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-    # We issue BEGIN ourselves (below); the driver's implicit BEGIN would be DEFERRED.
-    dbapi_conn.isolation_level = None
-
-
-def _sqlite_begin(conn: Any) -> None:
-    if conn.get_execution_options().get("read_only"):
-        conn.exec_driver_sql("BEGIN")  # a reader takes no lock in WAL mode
-        return
-    # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes
-    # fails at once with "database is locked" when another writer got in between.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 @asynccontextmanager
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection that only reads: on SQLite its transaction leaves the write lock free."""
@@ -296,14 +256,6 @@ async def writing(
         yield conn
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    from pathlib import Path
-
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:" and not path.startswith(":"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
 async def create_schema(engine: AsyncEngine) -> None:
     """Upgrade the database to the newest migration (app/migrations), under a lock: instances
     starting together wait for the first, which does the work, and then find nothing to do."""
@@ -313,8 +265,8 @@ async def create_schema(engine: AsyncEngine) -> None:
         if engine.dialect.name == "postgresql":
             # Held to the end of this transaction, which PostgreSQL's DDL is part of.
             await conn.execute(text("SELECT pg_advisory_xact_lock(7301966)"))
-        # SQLite: this transaction began with BEGIN IMMEDIATE (_sqlite_begin), which holds the
-        # database's one write lock; other processes wait for it (the 30 s busy timeout).
+        # SQLite: this transaction began with BEGIN IMMEDIATE (app/storage/engine.py), which
+        # holds the database's one write lock; other processes wait for it (30 s busy timeout).
         await conn.run_sync(upgrade)
 
 

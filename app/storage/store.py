@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.domain.alerts import AlertGroup
 from app.domain.followups import FollowUps
 from app.domain.lifecycle import CLOSED
-from app.domain.records import Incident
+from app.domain.records import Extras, Incident
 from app.storage.alert_groups import keep_group
-from app.storage.bookkeeping import note_human_comment, upsert_extras
+from app.storage.bookkeeping import extras_in, last_led_in, note_human_comment, upsert_extras
 from app.storage.db import incident_extras, incidents, reading, timeline, utcnow
 from app.storage.followups import forget_incident, save_followups
 from app.storage.rows import incident_from_rows, records
@@ -44,6 +44,16 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Kept:
+    """An incident's record as stored, its bookkeeping, and (read only when asked) when each
+    person last led one of the repo's incidents: what the lead choice reads beside it."""
+
+    incident: Incident | None
+    extras: Extras
+    last_led: dict[str, datetime] | None = None
+
+
+@dataclass(frozen=True)
 class Tracked:
     """An unresolved incident as the on-call scheduler needs it (app/service/reminders.py)."""
 
@@ -58,20 +68,18 @@ class IncidentStore:
 
     async def load(self, repo_id: int, number: int) -> Incident | None:
         async with reading(self.engine) as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(incidents).where(
-                            incidents.c.repo_id == repo_id, incidents.c.number == number
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                return None
-            return await _with_timeline(conn, row)
+            return await load_in(conn, repo_id, number)
+
+    async def load_kept(
+        self, repo_id: int, number: int, needs_lead: Callable[[Incident | None], bool]
+    ) -> Kept:
+        """Record, bookkeeping and, when `needs_lead(record)`, when each person last led one of
+        the repo's incidents: one read transaction where they were two or three."""
+        async with reading(self.engine) as conn:
+            incident = await load_in(conn, repo_id, number)
+            extras = await extras_in(conn, repo_id, number)
+            led = await last_led_in(conn, repo_id) if needs_lead(incident) else None
+        return Kept(incident, extras, led)
 
     async def save(self, incident: Incident, *, installation_id: int | None = None) -> None:
         """Upsert the incident and append the timeline entries not stored yet."""
@@ -153,6 +161,13 @@ class IncidentStore:
             )
             for row in rows
         ]
+
+
+async def load_in(conn: AsyncConnection, repo_id: int, number: int) -> Incident | None:
+    """The incident's record and timeline, in the caller's transaction."""
+    found = select(incidents).where(incidents.c.repo_id == repo_id, incidents.c.number == number)
+    row = (await conn.execute(found)).mappings().first()
+    return await _with_timeline(conn, row) if row is not None else None
 
 
 async def _with_timeline(conn: AsyncConnection, row: Any) -> Incident:

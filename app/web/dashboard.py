@@ -6,13 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.domain.config import CONFIG_PATH, LoadedConfig, in_force
 from app.domain.lifecycle import MEANINGS
 from app.domain.records import Incident
 from app.domain.stats import (
@@ -31,11 +27,11 @@ from app.settings import Settings
 from app.web.auth import Viewer, viewer_of
 from app.web.chart import chart_svg
 from app.web.followups import incident_section, summary_link, visible_followups
-from app.web.pages import error_page, escape, page
+from app.web.notices import config_notes, invalid_configs, next_steps
+from app.web.pages import escape, page
 from app.web.setup import credentials_present, setup_entry
 from app.web.severity_stats import stats_json, stats_section
 from app.web.visibility import can_sign_in, visible_incidents
-from app.web.visibility import repo_access as _access
 
 COLUMNS = (
     ("repo", "Incident"),
@@ -89,54 +85,6 @@ def _severity(incident: Incident) -> str:
 
 def _incident_link(incident: Incident) -> str:
     return f"/incidents/{incident.repo}/{incident.number}"
-
-
-async def invalid_configs(request: Request, viewer: Viewer | None) -> dict[str, LoadedConfig]:
-    """Repos the viewer may see whose `.github/incidents.yml` is invalid right now."""
-    configs = request.app.state.services.extras.get("configs")
-    invalid: dict[str, LoadedConfig] = configs.invalid() if configs else {}
-    if not invalid:
-        return {}
-    visible = await _access(request).visible_repos(set(invalid), viewer)
-    return {repo: loaded for repo, loaded in invalid.items() if repo in visible}
-
-
-def config_notes(settings: Settings, invalid: dict[str, LoadedConfig]) -> str:
-    notes = "".join(
-        f"<p>The incident config of <a href='{escape(settings.github_web_url)}/{escape(repo)}"
-        f"/blob/HEAD/{CONFIG_PATH}'>{escape(repo)}</a> is invalid, so Incident Flow keeps "
-        f"using {escape(in_force(loaded))}: "
-        + "; ".join(f"<code>{escape(str(error))}</code>" for error in loaded.errors[:3])
-        + (f" and {len(loaded.errors) - 3} more" if len(loaded.errors) > 3 else "")
-        + "</p>"
-        for repo, loaded in sorted(invalid.items())
-    )
-    return f"<section class=warn>{notes}</section>" if notes else ""
-
-
-def next_steps(install_url: str | None, *, sandbox: bool) -> str:
-    """What an empty dashboard says to do next: install, declare, or try the sandbox."""
-    install = (
-        f'<a href="{escape(install_url)}">Install the App</a>'
-        if install_url
-        else "Install the App (its page on GitHub: <i>Install App</i>)"
-    )
-    try_it = (
-        '<p>No App yet? <a href="/sandbox">Try it in the sandbox</a>: a simulated GitHub '
-        "in this process, no registration needed.</p>"
-        if sandbox
-        else ""
-    )
-    return (
-        "<div class=empty><p><b>No incidents yet.</b> To record the first one:</p>"
-        f"<ol class=steps><li>{install} on the repositories that run incidents; it creates "
-        "its labels there.</li>"
-        "<li>Declare an incident: label an issue <code>incident</code> and "
-        "<code>severity:1</code> (or 2, 3), or comment <code>/incident 1</code> on it.</li>"
-        "<li>The service takes it from there (status comment, lead, timeline) and it "
-        "appears here.</li></ol>"
-        f"{try_it}</div>"
-    )
 
 
 def list_page(
@@ -259,49 +207,6 @@ async def install_url(services: Any) -> str | None:
     except (GitHubUnavailable, GitHubRefused):
         return None
     return f"{services.settings.github_web_url}/apps/{quote(slug)}/installations/new"
-
-
-ERROR_TITLES = {404: "Not found", 405: "Not allowed", 500: "Something went wrong"}
-
-
-def wants_html(request: Request) -> bool:
-    """A browser asking for a page (not an API client, and never under /api/)."""
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept and not request.url.path.startswith("/api/")
-
-
-def _error_response(request: Request, status: int, detail: str, headers: Any = None) -> Response:
-    if wants_html(request):
-        title = ERROR_TITLES.get(status, "Request failed")
-        return HTMLResponse(error_page(status, title, detail), status, headers=headers)
-    return JSONResponse({"detail": detail}, status, headers=headers)
-
-
-def install_error_pages(app: FastAPI) -> None:
-    """Browsers get an HTML page for a failed request; API clients keep FastAPI's JSON."""
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        headers = getattr(exc, "headers", None)
-        if not wants_html(request):  # FastAPI's own answer, unchanged
-            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
-        detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = "There is nothing at this address, or nothing you may see here."
-        return _error_response(request, exc.status_code, detail, headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if wants_html(request):
-            return _error_response(request, 404, "This address is not one the service knows.")
-        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        # Logged by the server with its traceback; the visitor gets no internals.
-        return _error_response(
-            request, 500, "The service failed to answer this request; it has been logged."
-        )
 
 
 def make_router() -> APIRouter:
