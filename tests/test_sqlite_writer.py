@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.queue.sqlite_writer import stamp
-from app.storage.db import deliveries, make_engine
+from app.storage.db import deliveries
+from app.storage.engine import make_engine
 from tests.test_inbox import envelope, open_inbox
 
 
