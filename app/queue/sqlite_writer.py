@@ -6,13 +6,14 @@ import asyncio
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.queue.lanes import known_keys, last_lanes, settle_lanes, sqlite_lookups, sqlite_promotions
 from app.queue.writing import WRITE_WAIT
-from app.storage.db import deliveries
+from app.storage.db import UTCDateTime, deliveries
 
 
 class SqliteWriter:
@@ -33,8 +34,12 @@ class SqliteWriter:
         self._conn: sqlite3.Connection | None = None
         self._loop_conn: sqlite3.Connection | None = None
         self._columns = [c.name for c in deliveries.columns if c.name != "seq"]
-        # Bind values exactly as SQLAlchemy does, so its queries compare them correctly.
-        self._binders = {c.name: c.type.bind_processor(engine.dialect) for c in deliveries.columns}
+        # Timestamps are bound as the text SQLAlchemy stores for SQLite (see `stamp`).
+        self._time_at = [
+            at
+            for at, name in enumerate(self._columns)
+            if isinstance(deliveries.c[name].type, UTCDateTime)
+        ]
         names = ", ".join(self._columns)
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
@@ -113,10 +118,7 @@ class SqliteWriter:
                     known.add(row["delivery_id"])  # a repeat inside the batch is a duplicate
                     fresh.append(row)
             self._triage(conn, fresh)
-            conn.executemany(
-                self._insert_sql,
-                [tuple(self._bind(name, row.get(name)) for name in self._columns) for row in fresh],
-            )
+            conn.executemany(self._insert_sql, [self._bind(row) for row in fresh])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -131,9 +133,17 @@ class SqliteWriter:
         for promote in sqlite_promotions(settle_lanes(rows, unfinished, known)):
             conn.execute(*promote)
 
-    def _bind(self, name: str, value: Any) -> Any:
-        binder = self._binders[name]
-        return binder(value) if binder is not None and value is not None else value
+    def _bind(self, row: dict[str, Any]) -> list[Any]:
+        values = [row.get(name) for name in self._columns]
+        # A row's times are mostly one instant (received, available, settled): one text.
+        last: datetime | None = None
+        text = ""
+        for at in self._time_at:
+            if (when := values[at]) is not None:
+                if when is not last:
+                    last, text = when, stamp(when)
+                values[at] = text
+        return values
 
     def close(self) -> None:
         self._stop.set()
@@ -148,3 +158,13 @@ class SqliteWriter:
 
         self._thread.submit(shut).result()
         self._thread.shutdown(wait=True)
+
+
+def stamp(value: datetime) -> str:
+    """A timestamp as SQLAlchemy binds it for SQLite: naive UTC, always with microseconds
+    (its queries compare these strings, so an instant must always read the same)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")

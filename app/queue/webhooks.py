@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from app.domain.payloads import HANDLED_EVENTS, Event
+from app.domain.payloads import HANDLED_EVENTS, Receipt
 from app.queue.inbox import Envelope, InboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,17 @@ async def read_body(request: Request, limit: int, gate: BodyGate) -> bytes | Ans
         return BUSY
     chunks: list[bytes] = []
     size = 0
+    receive = request.receive  # Request.stream's loop, without an async generator per body
+    more = True
     try:
-        async for chunk in request.stream():
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                continue
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
             size += len(chunk)
             gate.held += len(chunk)
             if size > limit:
@@ -200,14 +209,14 @@ async def _receive(request: Request, services: Any, body: bytes) -> Answer:
         return Answer(202, f"event {event_name} is not used; ignored")
     try:
         # Parsed and checked in one pass (pydantic's own JSON parser, in Rust).
-        event = Event.model_validate_json(body)
+        event = Receipt.model_validate_json(body)
     except ValidationError as exc:
         if not _json_invalid(exc):
             return _refusal(event_name, exc)
         # That parser refuses some JSON the standard one takes (an escaped lone surrogate
         # in a comment, say): only what neither reads is refused as not JSON.
         try:
-            event = Event.model_validate(json.loads(body))
+            event = Receipt.model_validate(json.loads(body))
         except (ValueError, RecursionError):
             return NOT_JSON
         except ValidationError as again:

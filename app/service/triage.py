@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from app.domain.commands import parse_commands
 from app.domain.config import CONFIG_PATH
 from app.domain.labels import DEFAULT_LABELS, LabelScheme
-from app.domain.payloads import Event
+from app.domain.payloads import Event, Receipt
 from app.queue.inbox import INCIDENT, OTHER, UNRELATED
 
 # Events that set up the App in repositories: label sync comes before anything else.
@@ -20,6 +21,12 @@ _DEFAULT_NAMES = frozenset(
 )
 
 SchemeOf = Callable[[str], LabelScheme | None]
+
+
+@lru_cache(maxsize=1024)
+def _names_of(*names: str) -> frozenset[str]:
+    """A scheme's names, casefolded once (schemes are few; deliveries are many)."""
+    return _DEFAULT_NAMES | {name.casefold() for name in names}
 
 
 def _unknown(_repo: str) -> LabelScheme | None:
@@ -48,10 +55,9 @@ class Triage:
         scheme = self.scheme_of(repo)
         if scheme is None:
             return None
-        names = (scheme.incident, scheme.reported, scheme.stabilization)
-        return _DEFAULT_NAMES | {name.casefold() for name in names}
+        return _names_of(scheme.incident, scheme.reported, scheme.stabilization)
 
-    def lane(self, event_name: str, event: Event, body: bytes) -> int:
+    def lane(self, event_name: str, event: Event | Receipt, body: bytes) -> int:
         """INCIDENT: may concern an incident. OTHER: processed after incident work.
         UNRELATED: cannot, unless its issue is a known incident or has work still queued,
         which the inbox checks in the same transaction that stores it."""
