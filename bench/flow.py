@@ -59,7 +59,9 @@ class Session:
         return self.calls_since(mark)
 
 
-def start_service(server: FakeServer, tmp: Path, database_url: str, private_key: str) -> Service:
+def start_service(
+    server: FakeServer, tmp: Path, database_url: str, private_key: str, **settings: Any
+) -> Service:
     """The service as a process, label deliveries handled at once (settle delay apart)."""
     return Service(
         database_url=database_url,
@@ -68,6 +70,7 @@ def start_service(server: FakeServer, tmp: Path, database_url: str, private_key:
         workdir=tmp / "service",
         settle_seconds=0,
         log_level="WARNING",
+        **settings,
     ).start()
 
 
@@ -85,7 +88,11 @@ async def effect_figures(private_key: str, samples: int) -> dict[str, Any]:
     fake.repo(REPO).permissions["carol"] = "triage"
     with tempfile.TemporaryDirectory() as tmp, FakeServer(fake) as server:
         database_url = f"sqlite:///{tmp}/flow.db"
-        service = start_service(server, Path(tmp), database_url, private_key)
+        # The fake's issues are dated days ago: every incident would be owed a reminder at
+        # once, and the scheduler's comments would be counted as the events' calls.
+        service = start_service(
+            server, Path(tmp), database_url, private_key, reminder_interval_seconds=3600
+        )
         session = Session(server, service, database_url)
         try:
             async with httpx.AsyncClient() as client:

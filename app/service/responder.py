@@ -90,7 +90,12 @@ class Responder:
             # catch-up (app/service/catch_up.py) should every retry of this delivery fail.
             await self.books.set_due(repo_id, number, True)
         comments = list(turn.comments) if turn.comments is not None else None
-        if comments is None and any(isinstance(e, PostComment) for e in plan.effects):
+        # Only a comment that looks for its marker first needs the list (a correction's
+        # explanation, keyed by its delivery, never does unless the delivery is retried).
+        looks = [e for e in plan.effects if isinstance(e, PostComment) and e.look_first]
+        if comments is None and (
+            looks or (retrying and any(isinstance(e, PostComment) for e in plan.effects))
+        ):
             comments = await self.reads.comments_since(
                 turn.installation_id, repo, number, turn.event.hint.at
             )
