@@ -13,7 +13,7 @@ from app.domain.payloads import Event, Receipt
 from app.domain.plan import marker
 from app.sandbox.github import FakeGitHub
 from app.service.triage import Triage
-from bench.probot import large_bodies, small_bodies
+from bench.probot import small_bodies
 
 REPO = "octo/ops"
 EVENTS = ("issues", "issue_comment", "sub_issues", "push", "installation")
@@ -44,8 +44,11 @@ def corpus() -> list[tuple[str, dict[str, Any]]]:
     found += fake.hand_add_sub_issue(REPO, retro.number, follow.number)
     found += fake.push_file(REPO, ".github/incidents.yml", "labels:\n  incident: outage\n")
     found += fake.push_file(REPO, "README.md", "hello")
-    found += [("issues", json.loads(b)) for b in large_bodies(fake, 3) + small_bodies(fake, 3)]
-    pull = json.loads(large_bodies(fake, 1)[0])
+    # The bench's bodies (3 KB and 12 KB of issue text; GitHub's own ~12 KB example needs the
+    # bench's npm modules, which `make test` does not install).
+    bodies = small_bodies(fake, 3) + small_bodies(fake, 3, size=12 * 1024)
+    found += [("issues", json.loads(b)) for b in bodies]
+    pull = json.loads(small_bodies(fake, 1, size=12 * 1024)[0])
     pull["issue"]["pull_request"] = {"url": "https://example.test/pulls/1"}
     found.append(("issues", pull))
     return found
