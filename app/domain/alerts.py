@@ -128,23 +128,14 @@ def _open(hint: Hint, issue: Issue, config: RepoConfig, notice: AlertNotice) -> 
     scheme, payload = config.scheme, notice.payload
     severity = severity_of(payload, config.alerts.severity)
     key = f"alert:{notice.key}"
-    record = Incident(
-        repo=issue.repo,
-        repo_id=issue.repo_id,
-        number=0,  # the shell fills in the number GitHub gives the issue
-        title=alert_title(payload),
-        status=Status.STABILIZATION_PENDING,
-        severity=severity,
-        declared_at=hint.at,
-        declared_by=hint.actor,
-    ).noted(
-        TimelineEntry(
-            hint.at,
-            hint.actor,
-            EntryKind.DECLARED,
-            f"Recorded as Stabilization pending, severity {int(severity)}, from an alert",
-            to_value=Status.STABILIZATION_PENDING.value,
-        )
+    record = Incident.opened_pending(
+        issue.repo,
+        issue.repo_id,
+        alert_title(payload),
+        severity,
+        at=hint.at,
+        actor=hint.actor,
+        detail=f"Recorded as Stabilization pending, severity {int(severity)}, from an alert",
     )
     body = (
         "An alert group started firing, so Incident Flow recorded this incident: severity "

@@ -97,5 +97,24 @@ class Incident:
     def noted(self, *entries: TimelineEntry) -> Incident:
         return replace(self, timeline=self.timeline + entries)
 
+    @classmethod
+    def opened_pending(
+        cls,
+        repo: str,
+        repo_id: int,
+        title: str,
+        severity: Severity | None,
+        *,
+        at: datetime,
+        actor: str,
+        detail: str,
+    ) -> Incident:
+        """The record of an issue the app opens as a new incident, Stabilization pending
+        (an alert, a recurrence, a security report's private copy); the shell fills in the
+        number GitHub gives the issue (and the repo id, for another repository)."""
+        pending = Status.STABILIZATION_PENDING
+        entry = TimelineEntry(at, actor, EntryKind.DECLARED, detail, to_value=pending.value)
+        return cls(repo, repo_id, 0, pending, severity, at, actor, title=title).noted(entry)
+
     def has_ref(self, ref: str) -> bool:
         return any(entry.ref == ref for entry in self.timeline)

@@ -8,7 +8,7 @@ from app.domain.issue_form import labels_from_form, marks_security
 from app.domain.labels import LabelScheme
 from app.domain.lifecycle import Status
 from app.domain.plan import Effect, KeepStatusComment, OpenIssue, PostComment, RemoveLabel
-from app.domain.records import EntryKind, Incident, TimelineEntry
+from app.domain.records import Incident
 
 POINTER_KEY = "security-report"
 
@@ -112,23 +112,9 @@ def _private_incident(hint: Hint, issue: Issue, config: RepoConfig, private: str
     detail = "Recorded as Stabilization pending from a security report"
     if severity is not None:
         detail += f", severity {int(severity)}"
-    record = Incident(
-        repo=private,
-        repo_id=0,  # filled in by the shell once GitHub has answered
-        number=0,
-        title=issue.title,
-        status=Status.STABILIZATION_PENDING,
-        severity=severity,
-        declared_at=hint.at,
-        declared_by=hint.actor,
-    ).noted(
-        TimelineEntry(
-            hint.at,
-            hint.actor,
-            EntryKind.DECLARED,
-            detail,
-            to_value=Status.STABILIZATION_PENDING.value,
-        )
+    # Its repo id is filled in by the shell once GitHub has answered.
+    record = Incident.opened_pending(
+        private, 0, issue.title, severity, at=hint.at, actor=hint.actor, detail=detail
     )
     return OpenIssue(copy_key(issue), issue.title, body, tuple(wanted), record=record, repo=private)
 

@@ -137,23 +137,14 @@ def _recurrence(
         if incident.status is Status.REVIEWED
         else f"it was resolved more than {hours} hours ago"
     )
-    new_record = Incident(
-        repo=incident.repo,
-        repo_id=incident.repo_id,
-        number=0,  # the shell fills in the number GitHub gives the new issue
-        title=_recurrence_title(title),
-        status=Status.STABILIZATION_PENDING,
-        severity=incident.severity,
-        declared_at=at,
-        declared_by=actor,
-    ).noted(
-        TimelineEntry(
-            at,
-            actor,
-            EntryKind.DECLARED,
-            f"Recorded as Stabilization pending (recurrence of #{incident.number})",
-            to_value=Status.STABILIZATION_PENDING.value,
-        )
+    new_record = Incident.opened_pending(
+        incident.repo,
+        incident.repo_id,
+        _recurrence_title(title),
+        incident.severity,
+        at=at,
+        actor=actor,
+        detail=f"Recorded as Stabilization pending (recurrence of #{incident.number})",
     )
     body = (
         f"This incident is a recurrence of #{incident.number}, reported by @{actor}. "
