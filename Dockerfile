@@ -26,4 +26,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
 # The platform's proxy terminates TLS: its X-Forwarded-* make URLs come out as https. Only
 # the proxies in FORWARDED_ALLOW_IPS are believed (set it to your platform's; fly.toml does).
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS}\""]
+CMD ["sh", "-c", "exec uvicorn app.main:app --http app.queue.delivery_protocol:DeliveryProtocol --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS}\""]

@@ -22,6 +22,7 @@ from app.domain.stats import humanize
 from app.github.client import GitHubApp
 from app.github.label_sync import sync_labels as sync_repo_labels
 from app.github.redeliver import parse_since, redeliver_failed
+from app.queue import delivery_protocol
 from app.queue.inbox import DeadLetter
 from app.service.replay import render
 from app.service.replay import replay as replay_payload
@@ -93,6 +94,7 @@ def serve(
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,  # only these proxies are believed
+        http=delivery_protocol.IMPORT_PATH,  # deliveries answered before ASGI
     )
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.domain.records import Incident
 from app.main import create_app
+from app.queue.delivery_protocol import IMPORT_PATH as DELIVERY_PROTOCOL
 from app.queue.webhooks import signature_matches  # noqa: F401  (keeps the signer honest below)
 from app.sandbox.github import FakeGitHub, new_private_key
 from app.service.services import Services
@@ -215,7 +217,11 @@ class Harness:
 async def harness_for(fake: FakeGitHub, settings_for):  # type: ignore[no-untyped-def]
     stack: list[Any] = []
 
-    async def make(database_url: str | None = None, **overrides: Any) -> Harness:
+    async def make(
+        database_url: str | None = None, *, served: bool = False, **overrides: Any
+    ) -> Harness:
+        """`served`: over a real socket, uvicorn with the delivery protocol (as deployed),
+        instead of straight into the ASGI app."""
         settings = settings_for(database_url, **overrides)
         app = create_app(
             settings, github_transport=httpx.ASGITransport(app=fake), start_worker=False
@@ -223,7 +229,14 @@ async def harness_for(fake: FakeGitHub, settings_for):  # type: ignore[no-untype
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         stack.append(lifespan)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app")
+        if served:
+            server = await serve_in_loop(app)
+            stack.append(server)
+            client = httpx.AsyncClient(base_url=server.url)
+        else:
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://app"
+            )
         stack.append(client)
         return Harness(fake, app.state.services, client)
 
@@ -231,8 +244,35 @@ async def harness_for(fake: FakeGitHub, settings_for):  # type: ignore[no-untype
     for item in reversed(stack):
         if isinstance(item, httpx.AsyncClient):
             await item.aclose()
+        elif isinstance(item, LoopServer):
+            await item.stop()
         else:
             await item.__aexit__(None, None, None)
+
+
+class LoopServer:
+    """uvicorn serving an app on this event loop, on a free port (lifespan run by the test)."""
+
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+        self.server, self.task = server, task
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.host, self.port = "127.0.0.1", port
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 10)
+
+
+async def serve_in_loop(app: Any, **config: Any) -> LoopServer:
+    options = {"http": DELIVERY_PROTOCOL, "lifespan": "off", "log_config": None, **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return LoopServer(server, task)
 
 
 @pytest.fixture

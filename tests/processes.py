@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from app.queue.delivery_protocol import IMPORT_PATH as DELIVERY_PROTOCOL
 from app.sandbox.github import FakeGitHub
 from tests.conftest import SECRET, sign
 
@@ -134,6 +135,8 @@ class Service:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"]
+        if self.app == "app.main:app":
+            command += ["--http", DELIVERY_PROTOCOL]  # as deployed (the Dockerfile, `serve`)
         if self.cpu is not None:
             command = ["taskset", "-c", str(self.cpu), *command]
         self.process = subprocess.Popen(

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.queue.webhooks import BodyGate, serve_delivery
+from app.queue.body_gate import BodyGate
+from app.queue.webhooks import serve_delivery
 from app.storage.db import deliveries, utcnow
 from app.storage.engine import make_engine
 from tests.conftest import REPO, Harness
@@ -26,6 +27,14 @@ PAYLOAD = {
     "installation": {"id": 100},
     "sender": {"login": "alice", "type": "User"},
 }
+
+
+@pytest.fixture(params=["asgi", "protocol"])
+async def harness(harness_for, request: pytest.FixtureRequest) -> Harness:  # type: ignore[no-untyped-def]
+    """Every receiver test twice: straight into the ASGI app, and over a socket through
+    uvicorn with the delivery protocol (as deployed)."""
+    made: Harness = await harness_for(served=request.param == "protocol")
+    return made
 
 
 async def stored(harness: Harness) -> int:
@@ -171,10 +180,20 @@ async def test_unsigned_slow_bodies_are_not_load(harness: Harness) -> None:
 
 async def test_a_body_not_complete_in_time_is_dropped(harness: Harness) -> None:
     harness.services.receiving.bodies = BodyGate(seconds=0.2)
-    body = SlowBody()
-    answer = await asyncio.wait_for(post_slowly(harness, body), 10)
-    assert answer.status_code == 408
-    assert answer.headers["connection"] == "close"
+    if harness.client.base_url.host == "app":
+        answer = await asyncio.wait_for(post_slowly(harness, SlowBody()), 10)
+        assert answer.status_code == 408
+        assert answer.headers["connection"] == "close"
+    else:
+        # Over a socket: half a body, then silence; the answer comes and the line closes.
+        url = harness.client.base_url
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        head = f"POST {harness.services.settings.webhook_path} HTTP/1.1\r\nHost: app\r\n"
+        writer.write(head.encode() + b"Content-Length: 100\r\n\r\n" + b'{"action": ')
+        reply = await asyncio.wait_for(reader.read(), 10)  # to the end: the server closed
+        writer.close()
+        assert reply.startswith(b"HTTP/1.1 408 "), reply
+        assert b"\r\nconnection: close\r\n" in reply.lower()
     assert len(harness.services.receiving.bodies) == 0
     # The receiver carries on: a delivery after it is stored as usual.
     assert (await harness.post("issues", PAYLOAD)).status_code == 202
@@ -248,11 +267,13 @@ async def database_locked(harness: Harness) -> AsyncIterator[None]:
     await other.dispose()
 
 
+@pytest.mark.parametrize("served", [False, True], ids=["asgi", "protocol"])
 async def test_a_database_that_cannot_write_answers_503_quickly_and_healthz_says_so(
     harness_for,  # type: ignore[no-untyped-def]
     database_url: str,
+    served: bool,
 ) -> None:
-    harness: Harness = await harness_for(database_url)
+    harness: Harness = await harness_for(database_url, served=served)
     assert (await harness.client.get("/healthz")).json()["database"] == "ok"
     async with database_locked(harness):
         started = time.monotonic()

@@ -19,7 +19,8 @@ from app.domain.alert_payloads import (
     stored,
 )
 from app.queue.inbox import INCIDENT, Envelope, InboxUnavailable
-from app.queue.webhooks import TOO_LARGE, UNAVAILABLE, Answer, read_body
+from app.queue.replies import TOO_LARGE, UNAVAILABLE, Answer
+from app.queue.webhooks import read_body
 from app.service.intake_routes import ALERT_EVENT
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ async def receive_alert(request: Request, services: Any, repo: str) -> Answer | 
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
         return TOO_LARGE
-    body = await read_body(request, settings.max_body_bytes, services.receiving.bodies)
+    body = await read_body(request.receive, settings.max_body_bytes, services.receiving.bodies)
     if not isinstance(body, bytes):
         return body
     try:

@@ -20,9 +20,9 @@ from app.github.permissions import PermissionCache
 from app.github.redeliver import keep_redelivering
 from app.github.repo_installations import RepoInstallations
 from app.github.sources import GitHubReads
+from app.queue.body_gate import BodyGate
 from app.queue.inbox import Inbox
 from app.queue.retention import keep_pruning, kept_for
-from app.queue.webhooks import BodyGate
 from app.queue.worker import Worker
 from app.service.catch_up import CatchUp
 from app.service.chat_post import Sender, environment_for
