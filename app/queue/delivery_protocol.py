@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from app.queue.replies import BUSY, TOO_LARGE, TOO_SLOW, Answer
-from app.queue.webhooks import Admitted, DeliveryHeaders, admit, refusal_before_body, store
+from app.queue.webhooks import (
+    Admitted,
+    DeliveryHeaders,
+    admit,
+    refusal_before_body,
+    start_store,
+    stored_answer,
+)
 
 log = logging.getLogger("app.queue.webhooks")
 
@@ -143,14 +152,13 @@ class Delivery:
         if isinstance(admitted, Answer):
             self.answer(admitted)
             return
-        # The server waits for these tasks at shutdown: a stored delivery is answered.
-        task = self.protocol.loop.create_task(self._store(admitted))
-        self.protocol.tasks.add(task)
-        task.add_done_callback(self.protocol.tasks.discard)
+        # Answered from the batch's commit, with no task of its own; at shutdown the server
+        # waits for this connection, so a stored delivery is answered.
+        start_store(self.services, admitted).add_done_callback(partial(self._stored, admitted))
 
-    async def _store(self, admitted: Admitted) -> None:
+    def _stored(self, admitted: Admitted, future: asyncio.Future[str]) -> None:
         try:
-            answer = await store(self.services, admitted)
+            answer = stored_answer(self.services, admitted, future)
         except Exception:
             log.exception("webhook delivery %s could not be stored", admitted.envelope.delivery_id)
             answer = SERVER_ERROR

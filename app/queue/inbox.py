@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# A stored delivery's verdict.
+QUEUED, SETTLED, DUPLICATE = "queued", "settled", "duplicate"
 
 # A failed store keeps /healthz red this long, or until a store succeeds.
 FAILURE_REMEMBERED = 60.0
@@ -101,8 +104,14 @@ class Inbox(Claims, Backlog):
             write = self._insert_sqlite
         elif self._pg is not None:
             write = self._insert_pg
+        self._write = write
         # A database that cannot write fails the whole batch at once, not item by item.
-        self._writer = GroupCommit(write, whole_batch=InboxUnavailable)
+        self._writer: GroupCommit[dict[str, Any], str] = GroupCommit(
+            self._verdicts, whole_batch=InboxUnavailable
+        )
+        self._turn = -1.0  # the loop's time of the last receipt, and its instants
+        self._now = utcnow()
+        self._later: dict[float, datetime] = {}
         self._failed_at: float | None = None  # the last store the database refused
         self.settled_at_receipt = 0  # deliveries stored as done: unrelated to any incident
         insert = pg_insert if self.is_postgres else sqlite_insert
@@ -119,7 +128,17 @@ class Inbox(Claims, Backlog):
 
         Returns once the row is committed; concurrent calls share one transaction.
         """
-        now = utcnow()
+        return await self.store_soon(envelope, delay=delay) != DUPLICATE
+
+    async def store_verdict(self, envelope: Envelope, *, delay: float = 0.0) -> str:
+        """Store a delivery: "queued" for the worker, "settled" (stored as done, not an
+        incident), or "duplicate" (its id was stored before)."""
+        return await self.store_soon(envelope, delay=delay)
+
+    def store_soon(self, envelope: Envelope, *, delay: float = 0.0) -> asyncio.Future[str]:
+        """`store_verdict` as a future, set once the delivery's batch is committed (or with
+        InboxUnavailable when the database cannot take it)."""
+        now, available = self._receipt_times(delay)
         values: dict[str, Any] = {
             "delivery_id": envelope.delivery_id,
             "event": envelope.event,
@@ -132,26 +151,44 @@ class Inbox(Claims, Backlog):
             "state": "pending",
             "attempts": 0,
             "abandoned": 0,
-            "available_at": now + timedelta(seconds=delay) if delay else now,
+            "available_at": available,
             "lane": envelope.lane,
         }
+        return self._writer.enqueue(values)
+
+    def _receipt_times(self, delay: float) -> tuple[datetime, datetime]:
+        """When a delivery was received, and when it is ready. Deliveries received in one
+        turn of the event loop share one instant (uvloop reads the clock once a turn), so
+        a batch's times are one object each and are rendered once."""
+        turn = asyncio.get_running_loop().time()
+        if turn != self._turn:
+            self._turn, self._now, self._later = turn, utcnow(), {}
+        now = self._now
+        if not delay:
+            return now, now
+        later = self._later.get(delay)
+        if later is None:
+            later = self._later[delay] = now + timedelta(seconds=delay)
+        return now, later
+
+    async def _verdicts(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Write a batch; each row's verdict (see `store_verdict`)."""
         try:
-            stored = await self._writer.submit(values)
+            new = await self._write(rows)
         except InboxUnavailable:
             self._failed_at = time.monotonic()
             raise
         self._failed_at = None
-        if stored and values["state"] == "done":
-            self.settled_at_receipt += 1
-        return stored
-
-    async def store_verdict(self, envelope: Envelope, *, delay: float = 0.0) -> str:
-        """Store a delivery: "queued" for the worker, "settled" (stored as done, not an
-        incident), or "duplicate" (its id was stored before)."""
-        before = self.settled_at_receipt
-        if not await self.store(envelope, delay=delay):
-            return "duplicate"
-        return "settled" if self.settled_at_receipt > before else "queued"
+        verdicts = []
+        for row, is_new in zip(rows, new, strict=True):
+            if not is_new:
+                verdicts.append(DUPLICATE)
+            elif row["state"] == "done":
+                self.settled_at_receipt += 1
+                verdicts.append(SETTLED)
+            else:
+                verdicts.append(QUEUED)
+        return verdicts
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """One INSERT for many deliveries; which of them were new, in order."""

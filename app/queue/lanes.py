@@ -7,6 +7,10 @@ from typing import Any
 from app.queue.delivery import INCIDENT, NOT_AN_INCIDENT, OTHER, UNRELATED
 from app.storage.db import UNFINISHED
 
+# The payload kept for a delivery done at receipt (its row keeps the id, event, action,
+# repository, issue, times and outcome).
+SETTLED_BODY = ""
+
 
 def incident_keys(rows: list[dict[str, Any]]) -> set[str]:
     """The issue keys whose incident record decides the row's lane (`repo_id#number`)."""
@@ -42,7 +46,14 @@ def settle_lanes(
         key = row["issue_key"]
         if row["lane"] == UNRELATED:
             if key not in queued and key not in incident_issues:
-                row.update(state="done", outcome=NOT_AN_INCIDENT, finished_at=row["received_at"])
+                # Decided and recorded, without the body: nothing reads it again, and an
+                # organisation's label traffic would otherwise fill the disk (SETTLED_BODY).
+                row.update(
+                    state="done",
+                    outcome=NOT_AN_INCIDENT,
+                    finished_at=row["received_at"],
+                    payload=SETTLED_BODY,
+                )
                 continue
             row["lane"] = OTHER
         if key in incident_issues:

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.queue.delivery import INCIDENT, NOT_AN_INCIDENT, OTHER, UNRELATED
-from app.queue.lanes import settle_within
+from app.queue.lanes import SETTLED_BODY, settle_within
 from app.queue.writing import database_unavailable
 from app.storage.db import UNFINISHED
 
@@ -45,7 +45,8 @@ WITH input AS (
 )
 INSERT INTO deliveries (delivery_id, event, action, installation_id, repo, issue_key, payload,
   received_at, state, attempts, abandoned, available_at, outcome, finished_at, lane)
-SELECT delivery_id, event, action, installation_id, repo, issue_key, payload, received_at,
+SELECT delivery_id, event, action, installation_id, repo, issue_key,
+  CASE WHEN unqueued AND NOT known THEN '{SETTLED_BODY}' ELSE payload END, received_at,
   CASE WHEN unqueued AND NOT known THEN 'done' ELSE 'pending' END, 0, 0, available_at,
   CASE WHEN unqueued AND NOT known THEN '{NOT_AN_INCIDENT}' END,
   CASE WHEN unqueued AND NOT known THEN received_at END,
@@ -132,7 +133,7 @@ class PgWriter:
             state = states.pop(row["delivery_id"], None)  # a repeat in the batch: not new
             new.append(state is not None)
             if state == "done":
-                row.update(state="done", outcome=NOT_AN_INCIDENT)
+                row.update(state="done", outcome=NOT_AN_INCIDENT, payload=SETTLED_BODY)
         return new
 
     async def _drop(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.queue.lanes import known_keys, last_lanes, settle_lanes, sqlite_lookups, sqlite_promotions
 from app.queue.writing import WRITE_WAIT
 from app.storage.db import UTCDateTime, deliveries
+
+# The receiver is quiet after this long without a store; the log is copied then, or once
+# it holds this much (a minute of a busy organisation's traffic, a few seconds of a flood).
+QUIET = 0.5
+WAL_MOST = 256 * 1024 * 1024
 
 
 class SqliteWriter:
@@ -44,6 +51,8 @@ class SqliteWriter:
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
         self._stop = threading.Event()
+        self.stored_at = 0.0  # monotonic time of the last batch stored
+        self._stamped: tuple[datetime | None, str] = (None, "")  # the last time bound
         self._checkpointer = threading.Thread(
             target=self._checkpoint_every, args=(1.0,), name="inbox-checkpoint", daemon=True
         )
@@ -52,9 +61,21 @@ class SqliteWriter:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             while not self._stop.wait(seconds):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if self.checkpoint_due():
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
+
+    def checkpoint_due(self) -> bool:
+        """Whether to copy the log into the database now: not while deliveries pour in
+        (the copy would take a share of the one core the receiver answers them with),
+        unless the log has grown past WAL_MOST (a burst's end is near by then)."""
+        if time.monotonic() - self.stored_at >= QUIET:
+            return True
+        try:
+            return os.path.getsize(self.path + "-wal") >= WAL_MOST
+        except OSError:
+            return True
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         if self._loop_conn is None:
@@ -120,6 +141,7 @@ class SqliteWriter:
             self._triage(conn, fresh)
             conn.executemany(self._insert_sql, [self._bind(row) for row in fresh])
             conn.execute("COMMIT")
+            self.stored_at = time.monotonic()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -135,14 +157,13 @@ class SqliteWriter:
 
     def _bind(self, row: dict[str, Any]) -> list[Any]:
         values = [row.get(name) for name in self._columns]
-        # A row's times are mostly one instant (received, available, settled): one text.
-        last: datetime | None = None
-        text = ""
+        # A batch's times are mostly one instant (received, available, settled; see
+        # Inbox._receipt_times): one text, kept from row to row.
         for at in self._time_at:
             if (when := values[at]) is not None:
-                if when is not last:
-                    last, text = when, stamp(when)
-                values[at] = text
+                if when is not self._stamped[0]:
+                    self._stamped = (when, stamp(when))
+                values[at] = self._stamped[1]
         return values
 
     def close(self) -> None:

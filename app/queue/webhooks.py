@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -140,28 +141,41 @@ def admit(services: Any, headers: DeliveryHeaders, body: bytes) -> Answer | Admi
     return Admitted(envelope, delay)
 
 
-async def store(services: Any, admitted: Admitted) -> Answer:
-    """Store an admitted delivery durably; the answer says how it went."""
-    envelope, delay = admitted
+def start_store(services: Any, admitted: Admitted) -> asyncio.Future[str]:
+    """Send an admitted delivery to the inbox's next batch: the future of its verdict."""
     # Only signed deliveries count as load (the worker yields to a burst of them).
     services.receiving.inflight += 1
+    future: asyncio.Future[str] = services.inbox.store_soon(admitted.envelope, delay=admitted.delay)
+    future.add_done_callback(services.receiving.stored)
+    return future
+
+
+def stored_answer(services: Any, admitted: Admitted, future: asyncio.Future[str]) -> Answer:
+    """The answer once the delivery's batch is written (or refused)."""
+    envelope = admitted.envelope
     try:
-        verdict = await services.inbox.store_verdict(envelope, delay=delay)
+        verdict = future.result()
     except InboxUnavailable as exc:
         # GitHub's redelivery (app/redeliver.py) brings it back once the database recovers.
         log.warning("delivery %s not stored: %s", envelope.delivery_id, exc)
         return UNAVAILABLE
-    finally:
-        services.receiving.inflight -= 1
     services.metrics_received(envelope.event, verdict != "duplicate")
     if verdict == "duplicate":
         return DUPLICATE
     if verdict == "settled":
         return SETTLED
-    if not delay:
+    if not admitted.delay:
         # A settled delivery is not ready yet; the worker's own timer picks it up.
         services.notify_worker()
     return QUEUED
+
+
+async def store(services: Any, admitted: Admitted) -> Answer:
+    """Store an admitted delivery durably; the answer says how it went."""
+    future = start_store(services, admitted)
+    with contextlib.suppress(Exception):
+        await future
+    return stored_answer(services, admitted, future)
 
 
 async def receive_delivery(

@@ -58,6 +58,10 @@ class ReceiverLoad:
     def burst(self) -> bool:
         return self.inflight >= self.burst_at
 
+    def stored(self, _future: object) -> None:
+        """A delivery's store is over (written, refused or abandoned)."""
+        self.inflight -= 1
+
 
 @dataclass
 class Services:
