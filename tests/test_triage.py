@@ -103,6 +103,50 @@ async def test_unrelated_deliveries_are_settled_at_receipt_once(database_url: st
     await inbox.engine.dispose()
 
 
+async def test_a_settled_delivery_is_recorded_without_its_body(database_url: str) -> None:
+    """Decided and recorded: the row keeps who, what and when, not the body nobody reads
+    again; a delivery that is queued keeps its body whole."""
+    inbox = await open_inbox(database_url)
+    body = json.dumps({"issue": {"body": "x" * 10_000}})
+    settled = Envelope("d-1", "issues", "labeled", 1, "octo/ops", "7#1", body, UNRELATED)
+    queued = Envelope("d-2", "issues", "labeled", 1, "octo/ops", "7#2", body, INCIDENT)
+    assert await inbox.store_verdict(settled) == "settled"
+    assert await inbox.store_verdict(queued) == "queued"
+    async with inbox.engine.connect() as conn:
+        found = await conn.execute(
+            select(deliveries.c.delivery_id, deliveries.c.payload, deliveries.c.event)
+        )
+        stored = {delivery_id: (payload, event) for delivery_id, payload, event in found}
+    assert stored == {"d-1": ("", "issues"), "d-2": (body, "issues")}
+    await inbox.engine.dispose()
+
+
+async def test_deliveries_received_in_one_turn_share_one_receipt_time(database_url: str) -> None:
+    """uvloop reads the clock once a turn of its loop: the deliveries of one turn are one
+    batch with one received_at (rendered once), and a settle delay is added once."""
+    inbox = await open_inbox(database_url)
+    loop = asyncio.get_running_loop()
+    turn = [1.0]
+    loop.time = lambda: turn[0]  # type: ignore[method-assign]
+    try:
+        first = inbox.store_soon(envelope(1, 1, INCIDENT))
+        second = inbox.store_soon(envelope(2, 2, INCIDENT), delay=1.5)
+        turn[0] = 2.0
+        third = inbox.store_soon(envelope(3, 3, INCIDENT))
+        assert await asyncio.gather(first, second, third) == ["queued"] * 3
+    finally:
+        del loop.time  # type: ignore[method-assign]
+    async with inbox.engine.connect() as conn:
+        found = await conn.execute(
+            select(deliveries.c.delivery_id, deliveries.c.received_at, deliveries.c.available_at)
+        )
+        times = {d: (received, available) for d, received, available in found}
+    assert times["d-1"][0] == times["d-2"][0] == times["d-1"][1]
+    assert (times["d-2"][1] - times["d-2"][0]).total_seconds() == 1.5
+    assert times["d-3"][0] >= times["d-1"][0]
+    await inbox.engine.dispose()
+
+
 async def test_unrelated_delivery_of_a_known_incident_is_incident_work(database_url: str) -> None:
     inbox = await open_inbox(database_url)
     now = utcnow()

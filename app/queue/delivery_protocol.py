@@ -141,7 +141,8 @@ class Delivery:
     def on_complete(self) -> None:
         if not self.reading:
             return
-        body = b"".join(self.chunks)
+        chunks = self.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._stop_reading()
         try:
             admitted = admit(self.services, self.headers, body)

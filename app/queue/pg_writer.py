@@ -148,5 +148,13 @@ class PgWriter:
                 await conn.close(timeout=2)
 
 
+_last: tuple[datetime | None, datetime | None] = (None, None)
+
+
 def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    """UTC without its zone, as the columns hold it; a batch's times are mostly one object
+    (Inbox._receipt_times), converted once."""
+    global _last
+    if value is not _last[0]:
+        _last = (value, value.astimezone(UTC).replace(tzinfo=None))
+    return _last[1]  # type: ignore[return-value]

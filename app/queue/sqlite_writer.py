@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.queue.lanes import known_keys, last_lanes, settle_lanes, sqlite_lookups, sqlite_promotions
 from app.queue.writing import WRITE_WAIT
 from app.storage.db import UTCDateTime, deliveries
-
-# The receiver is quiet after this long without a store; the log is copied then, or once
-# it holds this much (a minute of a busy organisation's traffic, a few seconds of a flood).
-QUIET = 0.5
-WAL_MOST = 256 * 1024 * 1024
 
 
 class SqliteWriter:
@@ -51,7 +44,6 @@ class SqliteWriter:
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
         self._stop = threading.Event()
-        self.stored_at = 0.0  # monotonic time of the last batch stored
         self._stamped: tuple[datetime | None, str] = (None, "")  # the last time bound
         self._checkpointer = threading.Thread(
             target=self._checkpoint_every, args=(1.0,), name="inbox-checkpoint", daemon=True
@@ -61,21 +53,9 @@ class SqliteWriter:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             while not self._stop.wait(seconds):
-                if self.checkpoint_due():
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
-
-    def checkpoint_due(self) -> bool:
-        """Whether to copy the log into the database now: not while deliveries pour in
-        (the copy would take a share of the one core the receiver answers them with),
-        unless the log has grown past WAL_MOST (a burst's end is near by then)."""
-        if time.monotonic() - self.stored_at >= QUIET:
-            return True
-        try:
-            return os.path.getsize(self.path + "-wal") >= WAL_MOST
-        except OSError:
-            return True
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         if self._loop_conn is None:
@@ -141,7 +121,6 @@ class SqliteWriter:
             self._triage(conn, fresh)
             conn.executemany(self._insert_sql, [self._bind(row) for row in fresh])
             conn.execute("COMMIT")
-            self.stored_at = time.monotonic()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
