@@ -239,7 +239,19 @@ NOTES = """## What was done for each target, and where one is missed
   - the deliveries table has one index beside its keys (each index is a cost on every
     stored delivery);
   - in a burst the worker takes its next batch when the burst pauses, or after 0.2 s at
-    most, so acknowledging comes first and processing never stops.
+    most, so acknowledging comes first and processing never stops;
+  - deliveries are answered inside uvicorn's HTTP protocol (`app/queue/delivery_protocol.py`),
+    not through ASGI: the body is gathered as httptools parses it, checked, stored, and the
+    answer written in one piece. Measured here, pinned to one core: a bare protocol that
+    only checks the HMAC answered 25,000-31,000 requests a second, FastAPI's smallest
+    endpoint under uvicorn 4,000-5,000; most of a delivery's time had been the ASGI
+    machinery (a scope, a task and an event per request, two messages each way, every
+    header re-checked, the head and body written apart);
+  - a delivery decided at receipt is recorded without its body (nothing reads it again):
+    writing ~12 KB per row and copying it again at the checkpoint had been a third of the
+    SQLite receiver's time (12 KB, median ratio to Probot 0.81 → 1.14 in one A/B run);
+  - each delivery is answered from its batch's commit callback (no task per delivery), and
+    the deliveries of one turn of the event loop share one receipt time, rendered once.
 - **Incidents first under a flood.** Before, every delivery queued in arrival order and the
   worker drained deliveries about ordinary issues at 250-400 a second: an incident opened
   during a flood of 31,658 unrelated deliveries waited 10.6 s, one opened right after it
@@ -261,11 +273,16 @@ NOTES = """## What was done for each target, and where one is missed
   and one parse in Rust (pydantic's `validate_json`, about 15 µs at 12 KB) and one decode;
   what is left is HTTP handling, shared with every Python ASGI app. The commit still waits
   for PostgreSQL's WAL flush (a 2xx means stored), on a machine whose second core also runs
-  wrk and PostgreSQL itself: Probot stores nothing. Ours is still short of Probot's rate
-  (0.6-0.7× in the median round, 1.05-1.26× in the best), while its p99 is lower at 12 KB
-  (24 ms against Probot's 51 ms): what is left of the receiver's time is mostly uvicorn's
-  HTTP handling (about a quarter, sending the response head and body as two writes) and
-  pydantic-core reading all of a 12 KB body (about an eighth).
+  wrk and PostgreSQL itself: Probot stores nothing. With the receiver answering inside
+  uvicorn's protocol and settled deliveries recorded without their body (above), the
+  table above is the median round of each; the rounds' spread is the machine's noise
+  (this machine's steal time reached 50% in this session). Tried and not kept: two or
+  three PostgreSQL writes in flight (an issue's deliveries never in two at once): the
+  batches got smaller and PostgreSQL's CPU per row went up, on the core wrk runs on, and
+  the rate went down (12 KB: 0.56 against 0.75 with one writer, same rounds);
+  `plan_cache_mode = force_generic_plan` on the receiver's connection (no difference);
+  checkpoints held back during a burst (no difference measurable once settled rows carry
+  no body, and a worker's commit would then have copied the whole log inline).
 - **Calls per correction.** Every correction re-reads the issue first (a delivery is a
   hint): 1 GET. When the wrong status label is added beside the recorded one, the
   correction removes it and says why: 3 calls. A sidebar move (the recorded label
@@ -337,7 +354,9 @@ def report(figures: dict[str, Any], command: str) -> str:
             "The peer a user would pick instead: a Probot 14 app whose handler does nothing "
             "(`bench/probot/`, installed with `npm ci` from its lock file), which checks the "
             "signature, parses the payload and stores nothing. Ours stores every delivery "
-            "durably before its 2xx (on SQLite and on PostgreSQL, a fresh database each run). "
+            "durably before its 2xx (on SQLite and on PostgreSQL, a fresh database each run; "
+            "these are all unrelated to any incident, so each is recorded as decided at "
+            "receipt: its row without the body, see the notes). "
             "Rounds alternate (Probot, ours on SQLite, ours on PostgreSQL, each started "
             "afresh and pinned to the same core as in the ack section; wrk "
             f"`-t2 -c32`, 2 s warm-up then {figures['peer']['seconds']} s). Bodies: "
