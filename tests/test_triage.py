@@ -5,15 +5,17 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from app.domain.labels import LabelScheme
 from app.domain.payloads import Event
 from app.queue.inbox import INCIDENT, OTHER, UNRELATED, Envelope, Inbox
+from app.queue.pg_writer import _PG_INSERT
 from app.queue.worker import Worker
 from app.service.triage import Triage
 from app.storage.db import deliveries, incidents, utcnow
-from tests.conftest import REPO, Harness
+from tests.conftest import REPO, Harness, reset_postgres
 from tests.test_inbox import Recorder, open_inbox
 
 
@@ -144,6 +146,48 @@ async def test_deliveries_received_in_one_turn_share_one_receipt_time(database_u
     assert times["d-1"][0] == times["d-2"][0] == times["d-1"][1]
     assert (times["d-2"][1] - times["d-2"][0]).total_seconds() == 1.5
     assert times["d-3"][0] >= times["d-1"][0]
+    await inbox.engine.dispose()
+
+
+async def test_the_postgresql_store_finds_each_issue_by_its_key(postgres_url: str | None) -> None:
+    """Known incidents and queued work are looked up per row over their indexes: a batch's
+    cost does not grow with the incidents on record or the deliveries still queued."""
+    if postgres_url is None:
+        pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
+    await reset_postgres(postgres_url)
+    inbox = await open_inbox(postgres_url)
+    async with inbox.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO incidents (repo, repo_id, number, title, status, managed,"
+                " declared_at, declared_by, updated_at) SELECT 'octo/ops', 9, g, 't',"
+                " 'resolved', true, now(), 'a', now() FROM generate_series(1, 3000) g"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO deliveries (delivery_id, event, installation_id, repo, issue_key,"
+                " payload, received_at, state, attempts, abandoned, available_at, lane)"
+                " SELECT 'p' || g, 'issues', 1, 'octo/ops', '9#' || g, '{}', now(),"
+                " 'pending', 0, 0, now(), 1 FROM generate_series(1, 3000) g"
+            )
+        )
+        await conn.execute(text("ANALYZE"))
+        now = utcnow().replace(tzinfo=None)
+        rows = 16
+        columns: list[list[Any]] = [[f"d-{n}" for n in range(rows)], ["issues"] * rows]
+        columns += [["labeled"] * rows, [1] * rows, ["octo/ops"] * rows]
+        columns += [[f"7#{n}" for n in range(rows)], ["{}"] * rows, [now] * rows, [now] * rows]
+        columns += [[UNRELATED] * rows, [7] * rows, list(range(rows)), []]
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        # The plan a prepared statement settles on after its first runs (not one batch's).
+        explain = await driver.prepare("EXPLAIN " + _PG_INSERT)
+        for _ in range(8):
+            plan = "\n".join(row[0] for row in await explain.fetch(*columns))
+    decided = plan[plan.index("CTE decided") : plan.index("CTE promoted")]
+    assert "Seq Scan" not in decided and "hashed" not in decided, plan
+    assert "uq_incident_issue" in decided and "ix_deliveries_unfinished" in decided, plan
     await inbox.engine.dispose()
 
 

@@ -17,7 +17,8 @@ from app.storage.db import UNFINISHED
 # One round trip stores a batch on PostgreSQL (no BEGIN, no COMMIT: one statement is one
 # transaction, and sees one snapshot). The rows come as one array per column; an unrelated
 # row is stored as done unless its issue has unfinished work or a record, looked up per row
-# over the unfinished-by-issue index and the incidents' key. An issue with incident work
+# over the unfinished-by-issue index and the incidents' key (scalar subqueries: as EXISTS,
+# the planner may hash every incident, or every unfinished delivery, for each batch). An issue with incident work
 # has the other-lane tail of its queue promoted (see _PROMOTE).
 _PG_INSERT = f"""
 WITH input AS (
@@ -28,11 +29,11 @@ WITH input AS (
       payload, received_at, available_at, lane, repo_id, number, ord)
 ), decided AS (
   SELECT t.*,
-    t.lane = {UNRELATED} AND NOT EXISTS (
-      SELECT 1 FROM deliveries u WHERE u.{UNFINISHED} AND u.issue_key = t.issue_key)
+    t.lane = {UNRELATED} AND (SELECT true FROM deliveries u
+      WHERE u.{UNFINISHED} AND u.issue_key = t.issue_key LIMIT 1) IS NULL
     AS unqueued,
-    t.lane <> {INCIDENT} AND EXISTS (
-      SELECT 1 FROM incidents n WHERE n.repo_id = t.repo_id AND n.number = t.number)
+    t.lane <> {INCIDENT} AND (SELECT true FROM incidents n
+      WHERE n.repo_id = t.repo_id AND n.number = t.number LIMIT 1) IS NOT NULL
     AS known
   FROM input t
 ), promoted AS (
