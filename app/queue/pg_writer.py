@@ -18,8 +18,8 @@ from app.storage.db import UNFINISHED
 # transaction, and sees one snapshot). The rows come as one array per column; an unrelated
 # row is stored as done unless its issue has unfinished work or a record, looked up per row
 # over the unfinished-by-issue index and the incidents' key (scalar subqueries: as EXISTS,
-# the planner may hash every incident, or every unfinished delivery, for each batch). An issue with incident work
-# has the other-lane tail of its queue promoted (see _PROMOTE).
+# the planner may hash every incident, or every unfinished delivery, for each batch). An
+# issue with incident work has the other-lane tail of its queue promoted (see _PROMOTE).
 _PG_INSERT = f"""
 WITH input AS (
   SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[],

@@ -44,7 +44,6 @@ class SqliteWriter:
         marks = ", ".join("?" for _ in self._columns)
         self._insert_sql = f"INSERT INTO deliveries ({names}) VALUES ({marks})"
         self._stop = threading.Event()
-        self._stamped: tuple[datetime | None, str] = (None, "")  # the last time bound
         self._checkpointer = threading.Thread(
             target=self._checkpoint_every, args=(1.0,), name="inbox-checkpoint", daemon=True
         )
@@ -119,7 +118,8 @@ class SqliteWriter:
                     known.add(row["delivery_id"])  # a repeat inside the batch is a duplicate
                     fresh.append(row)
             self._triage(conn, fresh)
-            conn.executemany(self._insert_sql, [self._bind(row) for row in fresh])
+            stamps: dict[datetime, str] = {}
+            conn.executemany(self._insert_sql, [self._bind(row, stamps) for row in fresh])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -134,15 +134,16 @@ class SqliteWriter:
         for promote in sqlite_promotions(settle_lanes(rows, unfinished, known)):
             conn.execute(*promote)
 
-    def _bind(self, row: dict[str, Any]) -> list[Any]:
+    def _bind(self, row: dict[str, Any], stamps: dict[datetime, str]) -> list[Any]:
         values = [row.get(name) for name in self._columns]
-        # A batch's times are mostly one instant (received, available, settled; see
-        # Inbox._receipt_times): one text, kept from row to row.
+        # A batch's times are a few instants (received and settled, available after the
+        # settle delay; see Inbox._receipt_times): each rendered once per batch.
         for at in self._time_at:
             if (when := values[at]) is not None:
-                if when is not self._stamped[0]:
-                    self._stamped = (when, stamp(when))
-                values[at] = self._stamped[1]
+                text = stamps.get(when)
+                if text is None:
+                    text = stamps[when] = stamp(when)
+                values[at] = text
         return values
 
     def close(self) -> None:

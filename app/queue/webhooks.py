@@ -64,14 +64,20 @@ class DeliveryHeaders(NamedTuple):
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> DeliveryHeaders:
         """From a request's header list (names lower-cased, as servers hand them over)."""
-        found: dict[bytes, bytes] = {}
+        found: list[bytes | None] = [None, None, None, None]
         for name, value in raw:
-            if name in _WANTED and name not in found:
-                found[name] = value
-        return cls(*(found.get(name) for name in _WANTED))
+            at = _WANTED.get(name)
+            if at is not None and found[at] is None:
+                found[at] = value
+        return cls(*found)
 
 
-_WANTED = (b"content-length", b"x-github-event", b"x-github-delivery", b"x-hub-signature-256")
+_WANTED = {
+    name: at
+    for at, name in enumerate(
+        (b"content-length", b"x-github-event", b"x-github-delivery", b"x-hub-signature-256")
+    )
+}
 
 
 class Admitted(NamedTuple):
