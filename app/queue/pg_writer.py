@@ -102,6 +102,7 @@ class PgWriter:
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         promote = settle_within(rows)
         columns: list[list[Any]] = [[] for _ in range(12)]
+        seen: dict[datetime, datetime] = {}
         for row in rows:
             repo, _, number = (row["issue_key"] or "").partition("#")
             numbered = repo.isdigit() and number.isdigit() and len(repo) < 19 and len(number) < 10
@@ -113,8 +114,8 @@ class PgWriter:
                 row["repo"],
                 row["issue_key"],
                 row["payload"],
-                _naive(row["received_at"]),
-                _naive(row["available_at"]),
+                _naive(row["received_at"], seen),
+                _naive(row["available_at"], seen),
                 row["lane"],
                 int(repo) if numbered else None,
                 int(number) if numbered else None,
@@ -149,13 +150,10 @@ class PgWriter:
                 await conn.close(timeout=2)
 
 
-_last: tuple[datetime | None, datetime | None] = (None, None)
-
-
-def _naive(value: datetime) -> datetime:
-    """UTC without its zone, as the columns hold it; a batch's times are mostly one object
-    (Inbox._receipt_times), converted once."""
-    global _last
-    if value is not _last[0]:
-        _last = (value, value.astimezone(UTC).replace(tzinfo=None))
-    return _last[1]  # type: ignore[return-value]
+def _naive(value: datetime, seen: dict[datetime, datetime]) -> datetime:
+    """UTC without its zone, as the columns hold it; a batch's times are a few instants
+    (Inbox._receipt_times), each converted once."""
+    naive = seen.get(value)
+    if naive is None:
+        naive = seen[value] = value.astimezone(UTC).replace(tzinfo=None)
+    return naive
