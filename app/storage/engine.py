@@ -29,7 +29,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets the webhook writer and the worker proceed together; NORMAL is durable in WAL
     # against process crashes, which is what an answered 202 promises.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception as exc:
+        # Instances opening a new file together: one converts it (which SQLite refuses to
+        # wait for), and the mode is the file's, so this connection is in WAL once it is.
+        if "locked" not in str(exc):
+            raise
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
