@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from app.domain.payloads import HANDLED_EVENTS, Receipt
+from app.queue import inbox
 from app.queue.body_gate import BodyGate
 from app.queue.inbox import Envelope, InboxUnavailable
 from app.queue.replies import (
@@ -165,15 +166,16 @@ def stored_answer(services: Any, admitted: Admitted, future: asyncio.Future[str]
         # GitHub's redelivery (app/redeliver.py) brings it back once the database recovers.
         log.warning("delivery %s not stored: %s", envelope.delivery_id, exc)
         return UNAVAILABLE
-    services.metrics_received(envelope.event, verdict != "duplicate")
-    if verdict == "duplicate":
-        return DUPLICATE
-    if verdict == "settled":
-        return SETTLED
-    if not admitted.delay:
-        # A settled delivery is not ready yet; the worker's own timer picks it up.
+    answer = _ANSWERS[verdict]
+    services.metrics_received(envelope.event, answer is not DUPLICATE)
+    if answer is QUEUED and not admitted.delay:
+        # A delayed delivery is not ready yet; the worker's own timer picks it up.
         services.notify_worker()
-    return QUEUED
+    return answer
+
+
+# The inbox's verdict on a stored delivery, as the receiver answers it.
+_ANSWERS = {inbox.QUEUED: QUEUED, inbox.SETTLED: SETTLED, inbox.DUPLICATE: DUPLICATE}
 
 
 async def store(services: Any, admitted: Admitted) -> Answer:

@@ -18,6 +18,7 @@ from app.domain.alert_payloads import (
     read_alert_payload,
     stored,
 )
+from app.queue.inbox import DUPLICATE as DUPLICATE_VERDICT
 from app.queue.inbox import INCIDENT, Envelope, InboxUnavailable
 from app.queue.replies import TOO_LARGE, UNAVAILABLE, Answer
 from app.queue.webhooks import read_body
@@ -93,8 +94,8 @@ async def receive_alert(request: Request, services: Any, repo: str) -> Answer | 
     except InboxUnavailable as exc:
         log.warning("alert %s not stored: %s", envelope.delivery_id, exc)
         return UNAVAILABLE  # Alertmanager and Grafana send it again
-    services.metrics_received(ALERT_EVENT, verdict != "duplicate")
-    if verdict == "duplicate":
+    services.metrics_received(ALERT_EVENT, verdict != DUPLICATE_VERDICT)
+    if verdict == DUPLICATE_VERDICT:
         return DUPLICATE
     services.notify_worker()
     return STORED
