@@ -123,6 +123,76 @@ async def test_a_settled_delivery_is_recorded_without_its_body(database_url: str
     await inbox.engine.dispose()
 
 
+async def test_a_delivery_queued_after_all_keeps_its_body_and_its_place(database_url: str) -> None:
+    """An unrelated delivery whose issue has work queued is stored whole, in its issue's
+    order, beside its batch's settled ones (on PostgreSQL its body is first held back:
+    PgWriter sends it again once its issue turns out to have work)."""
+    inbox = await open_inbox(database_url)
+    body = json.dumps({"issue": {"body": "x" * 10_000}})
+
+    def one(n: int, issue: int, lane: int) -> Envelope:
+        return Envelope(f"d-{n}", "issues", "labeled", 1, "octo/ops", f"7#{issue}", body, lane)
+
+    assert await inbox.store_verdict(one(1, 5, OTHER)) == "queued"  # issue 5 has work
+    batch = [one(2, 5, UNRELATED), one(3, 6, UNRELATED), one(4, 5, OTHER), one(2, 5, UNRELATED)]
+    verdicts = await asyncio.gather(*(inbox.store_soon(e) for e in batch))
+    assert verdicts == ["queued", "settled", "queued", "duplicate"]
+    assert await inbox.store_verdict(one(2, 5, UNRELATED)) == "duplicate"
+    async with inbox.engine.connect() as conn:
+        found = await conn.execute(
+            select(deliveries.c.delivery_id, deliveries.c.payload).order_by(deliveries.c.seq)
+        )
+        stored = [(delivery_id, len(payload)) for delivery_id, payload in found]
+    issue_5 = [(delivery_id, size) for delivery_id, size in stored if delivery_id != "d-3"]
+    assert issue_5 == [("d-1", len(body)), ("d-2", len(body)), ("d-4", len(body))]
+    assert ("d-3", 0) in stored
+    order = []
+    while claimed := await inbox.claim("w", 1, 60):
+        order.append(claimed[0].delivery_id)
+        assert claimed[0].payload == body
+        await inbox.finish(claimed[0], "w", "ok")
+    assert order == ["d-1", "d-2", "d-4"]
+    await inbox.engine.dispose()
+
+
+async def test_postgresql_is_not_sent_the_bodies_it_settles(postgres_url: str | None) -> None:
+    """A batch of label traffic goes to PostgreSQL in one statement, without its bodies."""
+    if postgres_url is None:
+        pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
+    await reset_postgres(postgres_url)
+    inbox = await open_inbox(postgres_url)
+    assert inbox._pg is not None
+    conn = await inbox._pg._connection()
+    sent: list[list[Any]] = []
+    bodies: list[list[str | None]] = []
+
+    class Spy:
+        """The writer's connection, recording what each statement was sent."""
+
+        def is_closed(self) -> bool:
+            return bool(conn.is_closed())
+
+        async def fetch(self, query: str, *args: Any) -> Any:
+            sent.append(list(args[0]))
+            bodies.append(list(args[6]))
+            return await conn.fetch(query, *args)
+
+    inbox._pg._conn = Spy()
+    batch = [envelope(n, n, UNRELATED) for n in range(20)]
+    verdicts = await asyncio.gather(*(inbox.store_soon(e) for e in batch))
+    assert verdicts == ["settled"] * 20
+    assert len(sent) == 1 and bodies == [[None] * 20]
+    # With work on one issue, that issue's rows (only) go again, with their bodies.
+    assert await inbox.store_verdict(envelope(100, 3, OTHER)) == "queued"
+    sent.clear()
+    bodies.clear()
+    batch = [envelope(101, 3, UNRELATED), envelope(102, 4, UNRELATED)]
+    assert await asyncio.gather(*(inbox.store_soon(e) for e in batch)) == ["queued", "settled"]
+    assert bodies == [[None, None], ["{}"]] and sent == [["d-101", "d-102"], ["d-101"]]
+    inbox._pg._conn = conn
+    await inbox.engine.dispose()
+
+
 async def test_deliveries_received_in_one_turn_share_one_receipt_time(database_url: str) -> None:
     """uvloop reads the clock once a turn of its loop: the deliveries of one turn are one
     batch with one received_at (rendered once), and a settle delay is added once."""

@@ -14,12 +14,19 @@ from app.queue.lanes import SETTLED_BODY, settle_within
 from app.queue.writing import database_unavailable
 from app.storage.db import UNFINISHED
 
+WITHHELD = "withheld"  # not stored yet: sent again with its body (see _PG_INSERT)
+
 # One round trip stores a batch on PostgreSQL (no BEGIN, no COMMIT: one statement is one
 # transaction, and sees one snapshot). The rows come as one array per column; an unrelated
 # row is stored as done unless its issue has unfinished work or a record, looked up per row
 # over the unfinished-by-issue index and the incidents' key (scalar subqueries: as EXISTS,
 # the planner may hash every incident, or every unfinished delivery, for each batch). An
 # issue with incident work has the other-lane tail of its queue promoted (see _PROMOTE).
+#
+# An unrelated row comes without its body (NULL): most are settled, and the body would be
+# sent, parsed and dropped. When one is not settled after all, its issue is WITHHELD: none
+# of the batch's rows of that issue is stored, and the writer sends them again with their
+# bodies, in their order, in a second statement that decides them anew.
 _PG_INSERT = f"""
 WITH input AS (
   SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::bigint[],
@@ -36,6 +43,8 @@ WITH input AS (
       WHERE n.repo_id = t.repo_id AND n.number = t.number LIMIT 1) IS NOT NULL
     AS known
   FROM input t
+), withheld AS (
+  SELECT DISTINCT issue_key FROM decided WHERE payload IS NULL AND NOT (unqueued AND NOT known)
 ), promoted AS (
   UPDATE deliveries d SET lane = {INCIDENT}
   FROM (SELECT unnest($13::varchar[]) UNION SELECT issue_key FROM decided WHERE known)
@@ -43,7 +52,7 @@ WITH input AS (
   WHERE d.{UNFINISHED} AND d.issue_key = p.key AND d.lane <> {INCIDENT}
     AND d.seq > coalesce((SELECT x.seq FROM deliveries x WHERE x.{UNFINISHED}
       AND x.issue_key = p.key AND x.lane = {INCIDENT} ORDER BY x.seq DESC LIMIT 1), 0)
-)
+), stored AS (
 INSERT INTO deliveries (delivery_id, event, action, installation_id, repo, issue_key, payload,
   received_at, state, attempts, abandoned, available_at, outcome, finished_at, lane)
 SELECT delivery_id, event, action, installation_id, repo, issue_key,
@@ -53,9 +62,14 @@ SELECT delivery_id, event, action, installation_id, repo, issue_key,
   CASE WHEN unqueued AND NOT known THEN received_at END,
   CASE WHEN known THEN {INCIDENT} WHEN lane = {UNRELATED} AND NOT unqueued THEN {OTHER}
     ELSE lane END
-FROM decided ORDER BY ord
+FROM decided WHERE issue_key IS NULL OR issue_key NOT IN (SELECT issue_key FROM withheld)
+ORDER BY ord
 ON CONFLICT (delivery_id) DO NOTHING
 RETURNING delivery_id, state
+)
+SELECT delivery_id, state FROM stored
+UNION ALL
+SELECT delivery_id, '{WITHHELD}' FROM decided WHERE issue_key IN (SELECT issue_key FROM withheld)
 """
 
 
@@ -101,6 +115,29 @@ class PgWriter:
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         promote = settle_within(rows)
+        found = await self._store(rows, promote, withhold=True)
+        states = dict(found)
+        held = [row for row in rows if states.get(row["delivery_id"]) == WITHHELD]
+        if held:
+            # Issues with work after all: their rows again, with their bodies (rare: a
+            # flood's label traffic is on issues without any).
+            keys = {row["issue_key"] for row in held}
+            for row in held:
+                states.pop(row["delivery_id"], None)  # a repeat in the batch: once
+            found = await self._store(held, [key for key in promote if key in keys])
+            states.update(found)
+        new = []
+        for row in rows:
+            state = states.pop(row["delivery_id"], None)  # a repeat in the batch: not new
+            new.append(state is not None)
+            if state == "done":
+                row.update(state="done", outcome=NOT_AN_INCIDENT, payload=SETTLED_BODY)
+        return new
+
+    async def _store(
+        self, rows: list[dict[str, Any]], promote: list[str], withhold: bool = False
+    ) -> list[Any]:
+        """One statement for the rows; with `withhold`, unrelated rows go without a body."""
         columns: list[list[Any]] = [[] for _ in range(12)]
         seen: dict[datetime, datetime] = {}
         for row in rows:
@@ -113,7 +150,7 @@ class PgWriter:
                 row["installation_id"],
                 row["repo"],
                 row["issue_key"],
-                row["payload"],
+                None if withhold and row["lane"] == UNRELATED else row["payload"],
                 _naive(row["received_at"], seen),
                 _naive(row["available_at"], seen),
                 row["lane"],
@@ -124,19 +161,11 @@ class PgWriter:
                 column.append(value)
         conn = await self._connection()
         try:
-            found = await conn.fetch(_PG_INSERT, *columns, promote)
+            return list(await conn.fetch(_PG_INSERT, *columns, promote))
         except BaseException as exc:
             if PgWriter.unavailable(exc) or not isinstance(exc, Exception):
                 await self._drop()
             raise
-        states = {delivery_id: state for delivery_id, state in found}
-        new = []
-        for row in rows:
-            state = states.pop(row["delivery_id"], None)  # a repeat in the batch: not new
-            new.append(state is not None)
-            if state == "done":
-                row.update(state="done", outcome=NOT_AN_INCIDENT, payload=SETTLED_BODY)
-        return new
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
