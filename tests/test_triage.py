@@ -13,6 +13,7 @@ from app.domain.payloads import Event
 from app.queue.inbox import INCIDENT, OTHER, UNRELATED, Envelope, Inbox
 from app.queue.pg_writer import _PG_INSERT
 from app.queue.worker import Worker
+from app.queue.writing import InboxUnavailable
 from app.service.triage import Triage
 from app.storage.db import deliveries, incidents, utcnow
 from tests.conftest import REPO, Harness, reset_postgres
@@ -190,6 +191,40 @@ async def test_postgresql_is_not_sent_the_bodies_it_settles(postgres_url: str | 
     assert await asyncio.gather(*(inbox.store_soon(e) for e in batch)) == ["queued", "settled"]
     assert bodies == [[None, None], ["{}"]] and sent == [["d-101", "d-102"], ["d-101"]]
     inbox._pg._conn = conn
+    await inbox.engine.dispose()
+
+
+async def test_a_batch_cut_between_its_two_statements_loses_nothing(
+    postgres_url: str | None,
+) -> None:
+    """PostgreSQL gone between the batch's statements: the batch is answered 503, and
+    GitHub's redelivery stores what the first statement did not, exactly once."""
+    if postgres_url is None:
+        pytest.skip("PostgreSQL not reachable (allowed outside CI only)")
+    import asyncpg
+
+    await reset_postgres(postgres_url)
+    inbox = await open_inbox(postgres_url)
+    assert inbox._pg is not None
+    assert await inbox.store_verdict(envelope(1, 5, OTHER)) == "queued"
+    store = inbox._pg._store
+    calls: list[int] = []
+
+    async def cut(rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise asyncpg.InterfaceError("connection lost")
+        return await store(rows, *args, **kwargs)
+
+    inbox._pg._store = cut  # type: ignore[method-assign]
+    batch = [envelope(2, 5, UNRELATED), envelope(3, 6, UNRELATED)]
+    results = await asyncio.gather(*(inbox.store_soon(e) for e in batch), return_exceptions=True)
+    assert all(isinstance(result, InboxUnavailable) for result in results), results
+    assert calls == [2, 1]
+    inbox._pg._store = store  # type: ignore[method-assign]
+    again = await asyncio.gather(*(inbox.store_soon(e) for e in batch))
+    assert again == ["queued", "duplicate"]
+    assert set(await rows(inbox)) == {"d-1", "d-2", "d-3"}
     await inbox.engine.dispose()
 
 

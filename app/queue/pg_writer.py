@@ -114,6 +114,9 @@ class PgWriter:
         return self._conn
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Store a batch; which rows were new, in order. Should a second statement (see
+        _PG_INSERT) fail, the first one's rows stay stored and the batch fails: a
+        redelivery of them is a duplicate, of the others new (nothing lost, nothing twice)."""
         promote = settle_within(rows)
         found = await self._store(rows, promote, withhold=True)
         states = dict(found)
